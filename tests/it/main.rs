@@ -1,0 +1,8 @@
+//! sipedge's one integration-test binary (one link step on a small machine).
+//! Each module is a subject; `support` holds what they share.
+
+mod alloc_count;
+mod cli_parse;
+mod conformance;
+mod parser;
+mod support;
