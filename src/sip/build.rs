@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use memchr::memchr;
 
-use super::message::{Entry, FIRST_ON_LINE, LAST_ON_LINE, Message, StartLine};
+use super::message::{FIRST_ON_LINE, LAST_ON_LINE, Message, StartLine};
 use super::name::HeaderName;
 
 /// The usual reason phrase of a status code.
@@ -276,21 +276,21 @@ pub fn serialize(msg: &Message, edits: &Edits<'_>) -> Vec<u8> {
                     None => v.to_vec(),
                 })
             });
-            rewrite_line(&mut out, b, &entries[i], values);
+            rewrite_line(&mut out, &b[msg.name_span(i).range()], values);
         } else if id == HeaderName::Route && touches(first_route) && edits.pop_route {
             let values = line_entries
                 .iter()
                 .enumerate()
                 .filter(|(k, _)| i + k != first_route)
                 .map(|(_, e)| b[e.value().range()].to_vec());
-            rewrite_line(&mut out, b, &entries[i], values);
+            rewrite_line(&mut out, &b[msg.name_span(i).range()], values);
         } else if id == HeaderName::MaxForwards && edits.max_forwards == MaxForwards::Decrement {
             let n = msg.max_forwards().unwrap_or(70).saturating_sub(1);
             let _ = write!(Fmt(&mut out), "Max-Forwards: {n}\r\n");
         } else {
-            let start = entries[i].name_start as usize;
+            let start = msg.name_span(i).start as usize;
             let last = &entries[j - 1];
-            let value_end = (last.value_start + last.value_len) as usize;
+            let value_end = last.value().end as usize;
             let end = memchr(b'\n', &b[value_end..]).map_or(b.len(), |n| value_end + n + 1);
             out.extend_from_slice(&b[start..end]);
             if b[end - 1] != b'\n' {
@@ -315,13 +315,13 @@ pub fn serialize(msg: &Message, edits: &Edits<'_>) -> Vec<u8> {
 
 /// Writes a header line with the given values, comma-separated, keeping the
 /// name as written; writes nothing when no value is left.
-fn rewrite_line(out: &mut Vec<u8>, b: &[u8], first: &Entry, values: impl Iterator<Item = Vec<u8>>) {
+fn rewrite_line(out: &mut Vec<u8>, name: &[u8], values: impl Iterator<Item = Vec<u8>>) {
     let mut any = false;
     for v in values {
         if any {
             out.extend_from_slice(b", ");
         } else {
-            out.extend_from_slice(&b[first.name().range()]);
+            out.extend_from_slice(name);
             out.extend_from_slice(b": ");
             any = true;
         }

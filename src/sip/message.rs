@@ -53,23 +53,22 @@ pub(crate) const LAST_ON_LINE: u8 = 2;
 /// The value spans a line fold (CRLF followed by whitespace).
 pub(crate) const FOLDED: u8 = 4;
 
-/// One header value in the index.
+/// One header value in the index: 8 bytes, so the whole index stays small
+/// enough to build on the stack. The name's position is not stored; it is
+/// recovered from the bytes when asked ([`Message::name_span`]), which only
+/// cold paths do.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry {
-    pub name_start: u32,
     pub value_start: u32,
-    pub value_len: u32,
-    pub name_len: u8,
+    pub value_len: u16,
     pub id: HeaderName,
     pub flags: u8,
 }
 
 impl Entry {
     pub(crate) const EMPTY: Entry = Entry {
-        name_start: 0,
         value_start: 0,
         value_len: 0,
-        name_len: 0,
         id: HeaderName::Other,
         flags: 0,
     };
@@ -77,14 +76,7 @@ impl Entry {
     pub(crate) fn value(&self) -> Span {
         Span {
             start: self.value_start,
-            end: self.value_start + self.value_len,
-        }
-    }
-    #[inline]
-    pub(crate) fn name(&self) -> Span {
-        Span {
-            start: self.name_start,
-            end: self.name_start + self.name_len as u32,
+            end: self.value_start + self.value_len as u32,
         }
     }
 }
@@ -275,18 +267,45 @@ impl Message {
         &self.ix.entries[..self.ix.len as usize]
     }
 
-    fn header_at(&self, e: &Entry) -> Header<'_> {
+    fn header_at(&self, i: usize) -> Header<'_> {
+        let e = &self.ix.entries[i];
         Header {
             name: e.id,
-            raw_name: self.slice(e.name()),
+            raw_name: self.slice(self.name_span(i)),
             value: self.slice(e.value()),
             offset: e.value_start as usize,
         }
     }
 
+    /// Where the name of header value `i` is written: back from the value over
+    /// whitespace and folds to the colon, then to the start of the line. Only
+    /// whitespace can stand between a colon and its first value, and a name
+    /// holds no line break, so this is exact.
+    pub(crate) fn name_span(&self, i: usize) -> Span {
+        let entries = self.entries();
+        let mut k = i;
+        while k > 0 && entries[k].flags & FIRST_ON_LINE == 0 {
+            k -= 1;
+        }
+        let b = &self.buf[..];
+        let mut p = entries[k].value_start as usize;
+        while p > 0 && b[p - 1] != b':' {
+            p -= 1;
+        }
+        let mut end = p.saturating_sub(1);
+        while end > 0 && matches!(b[end - 1], b' ' | b'\t') {
+            end -= 1;
+        }
+        let mut start = end;
+        while start > 0 && b[start - 1] != b'\n' {
+            start -= 1;
+        }
+        Span::new(start, end)
+    }
+
     /// Every header value in message order.
     pub fn headers(&self) -> impl Iterator<Item = Header<'_>> + '_ {
-        self.entries().iter().map(|e| self.header_at(e))
+        (0..self.ix.len as usize).map(|i| self.header_at(i))
     }
 
     /// The first value of a known header.
@@ -305,21 +324,21 @@ impl Message {
             NONE => self.ix.len as usize,
             i => i as usize,
         };
-        self.entries()[from..]
-            .iter()
-            .filter(move |e| e.id == name)
-            .map(|e| self.header_at(e))
+        (from..self.ix.len as usize)
+            .filter(move |&i| self.ix.entries[i].id == name)
+            .map(|i| self.header_at(i))
     }
 
     /// The values of a header not in [`HeaderName`], matched ignoring case.
     pub fn get_other<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.entries()
-            .iter()
-            .filter(move |e| {
-                e.id == HeaderName::Other
-                    && self.slice(e.name()).eq_ignore_ascii_case(name.as_bytes())
+        (0..self.ix.len as usize)
+            .filter(move |&i| {
+                self.ix.entries[i].id == HeaderName::Other
+                    && self
+                        .slice(self.name_span(i))
+                        .eq_ignore_ascii_case(name.as_bytes())
             })
-            .map(|e| self.slice(e.value()))
+            .map(|i| self.slice(self.ix.entries[i].value()))
     }
 
     /// Call-ID (validated by the parser).

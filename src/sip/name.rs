@@ -395,6 +395,13 @@ impl HeaderName {
             (20, Some(b'p')) => &[HeaderName::PPreferredIdentity],
             _ => return HeaderName::Other,
         };
+        // Most senders write the canonical spelling: try an exact compare
+        // (a memcmp) before the case-insensitive one.
+        for &id in candidates {
+            if id.as_str().as_bytes() == name {
+                return id;
+            }
+        }
         for &id in candidates {
             if id.as_str().as_bytes().eq_ignore_ascii_case(name) {
                 return id;

@@ -68,15 +68,22 @@ pub enum Framing {
 }
 
 /// Parses one UDP datagram with the default limits.
+#[inline]
 pub fn parse(buf: Bytes) -> Result<Message> {
     parse_with(buf, Framing::Datagram, &Limits::DEFAULT)
 }
 
 /// Parses one message.
+#[inline]
 pub fn parse_with(buf: Bytes, framing: Framing, limits: &Limits) -> Result<Message> {
-    let mut ix = Index::new();
-    index_into(&buf, framing, limits, &mut ix)?;
-    Ok(Message { buf, ix })
+    // Index in place: the index is a 2 KiB array, so it is built where the
+    // message will live rather than moved there afterwards.
+    let mut m = Message {
+        buf,
+        ix: Index::new(),
+    };
+    index_into(&m.buf, framing, limits, &mut m.ix)?;
+    Ok(m)
 }
 
 /// Header value scanning mode.
@@ -102,32 +109,6 @@ fn mode_of(id: HeaderName) -> Mode {
         | IdentityInfo | RetryAfter => Mode::Quoted,
         _ => Mode::Plain,
     }
-}
-
-/// `true` for bytes the value scanner can step over without a decision.
-static PLAIN_VALUE: [bool; 256] = {
-    let mut t = [true; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = false;
-        i += 1;
-    }
-    t[b'\t' as usize] = true;
-    t[0x7f] = false;
-    t
-};
-
-static PLAIN_LIST: [bool; 256] = {
-    let mut t = PLAIN_VALUE;
-    t[b'"' as usize] = false;
-    t[b'<' as usize] = false;
-    t[b',' as usize] = false;
-    t
-};
-
-struct Cx<'a> {
-    b: &'a [u8],
-    limits: &'a Limits,
 }
 
 fn index_into(b: &[u8], framing: Framing, limits: &Limits, ix: &mut Index) -> Result<()> {
@@ -192,16 +173,22 @@ fn index_into(b: &[u8], framing: Framing, limits: &Limits, ix: &mut Index) -> Re
         if is_ws(c) {
             return Err(ErrorKind::LeadingContinuation.at(pos));
         }
-        // Header name: a token, then optional whitespace, then ':'.
+        // Header name: a token, then optional whitespace, then ':'. Whitespace
+        // or a control byte inside the name is refused (header smuggling).
         let name_start = pos;
-        while pos < b.len() && chars::TOKEN[b[pos] as usize] {
-            pos += 1;
-        }
+        pos = find::<STOP_NAME>(b, pos);
         let name_end = pos;
         while pos < b.len() && is_ws(b[pos]) {
             pos += 1;
         }
-        if b.get(pos) != Some(&b':') || name_end == name_start {
+        // A known name matched a token spelling; only others are checked
+        // byte by byte.
+        let id = HeaderName::lookup(&b[name_start..name_end]);
+        let bad_byte = id == HeaderName::Other
+            && b[name_start..name_end]
+                .iter()
+                .any(|&c| !chars::TOKEN[c as usize]);
+        if b.get(pos) != Some(&b':') || name_end == name_start || bad_byte {
             let eol = memchr(b'\n', &b[name_start..]).map_or(b.len(), |n| name_start + n);
             let kind = if memchr(b':', &b[name_start..eol]).is_some() {
                 ErrorKind::BadHeaderName
@@ -213,10 +200,8 @@ fn index_into(b: &[u8], framing: Framing, limits: &Limits, ix: &mut Index) -> Re
         if name_end - name_start > u8::MAX as usize {
             return Err(ErrorKind::BadHeaderName.at(name_start));
         }
-        pos += 1;
-        let id = HeaderName::lookup(&b[name_start..name_end]);
         let before = ix.len as usize;
-        pos = cx.values(pos, name_start, name_end, id, ix, max_headers)?;
+        pos = cx.values(pos + 1, name_start, id, ix, max_headers)?;
         let added = ix.len as usize - before;
         let slot = &mut ix.first[id as usize];
         if *slot == NONE {
@@ -339,72 +324,201 @@ fn single_valued(id: HeaderName) -> bool {
     )
 }
 
+struct Cx<'a> {
+    b: &'a [u8],
+    limits: &'a Limits,
+}
+
+/// Which bytes stop a [`find`] scan besides control bytes (which include CR,
+/// LF and HT).
+const STOP_CTL: u8 = 0;
+/// List values: also `,` `"` `<`.
+const STOP_LIST: u8 = 1;
+/// Inside a quoted string: also `"` and `\`.
+const STOP_QUOTED: u8 = 2;
+/// Inside `<...>`: also `>`.
+const STOP_ANGLE: u8 = 3;
+/// A header name: also SP and `:`.
+const STOP_NAME: u8 = 4;
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `x` equal to `c` (the lowest set bit marks
+/// the first match exactly; bits above it may be false positives).
+#[inline(always)]
+fn eq(x: u64, c: u8) -> u64 {
+    let y = x ^ (LO * c as u64);
+    y.wrapping_sub(LO) & !y & HI
+}
+
+/// High bit set in each byte of `x` below 0x20 (same exactness rule).
+#[inline(always)]
+fn below_space(x: u64) -> u64 {
+    x.wrapping_sub(LO * 0x20) & !x & HI
+}
+
+#[inline(always)]
+fn stops<const K: u8>(c: u8) -> bool {
+    c < 0x20
+        || c == 0x7f
+        || match K {
+            STOP_LIST => matches!(c, b',' | b'"' | b'<'),
+            STOP_QUOTED => matches!(c, b'"' | b'\\'),
+            STOP_ANGLE => c == b'>',
+            STOP_NAME => c == b' ' || c == b':',
+            _ => false,
+        }
+}
+
+/// Offset of the first byte at or after `pos` that needs a decision (see
+/// the `STOP_*` sets), or `b.len()`. Eight bytes per step (SWAR): header
+/// values are mostly plain text, so most words are skipped whole.
+#[inline]
+fn find<const K: u8>(b: &[u8], mut pos: usize) -> usize {
+    while pos + 8 <= b.len() {
+        let c = &b[pos..pos + 8];
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let mut m = below_space(x) | eq(x, 0x7f);
+        match K {
+            STOP_LIST => m |= eq(x, b',') | eq(x, b'"') | eq(x, b'<'),
+            STOP_QUOTED => m |= eq(x, b'"') | eq(x, b'\\'),
+            STOP_ANGLE => m |= eq(x, b'>'),
+            STOP_NAME => m |= eq(x, b' ') | eq(x, b':'),
+            _ => {}
+        }
+        if m != 0 {
+            return pos + (m.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    while pos < b.len() && !stops::<K>(b[pos]) {
+        pos += 1;
+    }
+    pos
+}
+
+/// Offset of the first byte that [`chars::is_ctl`] refuses, if any.
+#[inline]
+pub(crate) fn first_ctl(s: &[u8]) -> Option<usize> {
+    let mut pos = 0;
+    loop {
+        pos = find::<STOP_CTL>(s, pos);
+        match s.get(pos) {
+            None => return None,
+            Some(b'\t') => pos += 1,
+            Some(_) => return Some(pos),
+        }
+    }
+}
+
+/// What a line break at `pos` (CR LF or LF) means for a value being read.
+enum Break {
+    /// The next line continues the value (it starts with SP/HT).
+    Fold { next: usize },
+    /// The value ends; the next header line starts at `next`.
+    End { next: usize },
+}
+
 impl Cx<'_> {
-    /// Scans the value(s) of one header starting after its colon; pushes an
-    /// entry per value and returns the offset of the next line.
+    /// Reads the line break at `pos` and checks the length of the line that
+    /// it ends.
+    #[inline]
+    fn line_break(&self, pos: usize, line_start: usize) -> Result<Break> {
+        let b = self.b;
+        let next = if b[pos] == b'\n' {
+            pos + 1
+        } else {
+            match b.get(pos + 1) {
+                Some(b'\n') => pos + 2,
+                Some(_) => return Err(ErrorKind::BareCr.at(pos)),
+                None => return Err(ErrorKind::UnterminatedHeaders.at(pos)),
+            }
+        };
+        if pos - line_start > self.limits.max_line {
+            return Err(ErrorKind::LineTooLong {
+                limit: self.limits.max_line as u32,
+            }
+            .at(line_start));
+        }
+        if next < b.len() && is_ws(b[next]) {
+            Ok(Break::Fold { next })
+        } else {
+            Ok(Break::End { next })
+        }
+    }
+
+    /// Skips SP/HT and folds.
+    #[inline]
+    fn skip_lws(&self, mut pos: usize, line_start: &mut usize, flags: &mut u8) -> Result<usize> {
+        let b = self.b;
+        loop {
+            while pos < b.len() && is_ws(b[pos]) {
+                pos += 1;
+            }
+            if pos < b.len() && (b[pos] == b'\r' || b[pos] == b'\n') {
+                if let Break::Fold { next } = self.line_break(pos, *line_start)? {
+                    *flags |= FOLDED;
+                    *line_start = next;
+                    pos = next;
+                    continue;
+                }
+            }
+            return Ok(pos);
+        }
+    }
+
+    /// Scans the value(s) of one header from just after its colon; pushes an
+    /// entry per value and returns the offset of the next header line.
     fn values(
         &self,
-        mut pos: usize,
+        pos: usize,
         name_start: usize,
-        name_end: usize,
         id: HeaderName,
         ix: &mut Index,
         max_headers: usize,
     ) -> Result<usize> {
         let b = self.b;
         let mode = mode_of(id);
-        let table = if mode == Mode::List {
-            &PLAIN_LIST
-        } else {
-            &PLAIN_VALUE
-        };
-        let mut line_start = name_start;
         let mut flags = FIRST_ON_LINE;
+        let mut line_start = name_start;
         let mut ctl_at = None;
-        pos = self.skip_lws(pos, &mut line_start, &mut flags)?;
+        let mut pos = self.skip_lws(pos, &mut line_start, &mut flags)?;
         let mut value_start = pos;
         loop {
-            while pos < b.len() && table[b[pos] as usize] {
-                pos += 1;
-            }
+            pos = if mode == Mode::List {
+                find::<STOP_LIST>(b, pos)
+            } else {
+                find::<STOP_CTL>(b, pos)
+            };
             let Some(&c) = b.get(pos) else {
                 return Err(ErrorKind::UnterminatedHeaders.at(pos));
             };
             match c {
-                b'\r' | b'\n' => {
-                    let next = self.line_break(pos)?;
-                    self.check_line(line_start, pos)?;
-                    if next < b.len() && is_ws(b[next]) {
+                b'\t' => pos += 1,
+                b'\r' | b'\n' => match self.line_break(pos, line_start)? {
+                    Break::Fold { next } => {
                         flags |= FOLDED;
                         line_start = next;
                         pos = next;
-                        continue;
                     }
-                    if let Some(at) = ctl_at {
-                        if mode == Mode::Plain || !quoted_controls_ok(&b[value_start..pos]) {
-                            return Err(ErrorKind::ControlInValue.at(at));
+                    Break::End { next } => {
+                        if let Some(at) = ctl_at {
+                            if !quoted_controls_ok(&b[value_start..pos]) {
+                                return Err(ErrorKind::ControlInValue.at(at));
+                            }
                         }
+                        let end = trim_end(b, value_start, pos);
+                        push(ix, max_headers, id, value_start, end, flags | LAST_ON_LINE)?;
+                        return Ok(next);
                     }
-                    push(
-                        ix,
-                        max_headers,
-                        name_start,
-                        name_end,
-                        id,
-                        value_start,
-                        trim_end(b, value_start, pos),
-                        flags | LAST_ON_LINE,
-                    )?;
-                    return Ok(next);
-                }
+                },
                 b'"' => pos = self.quoted(pos, &mut line_start, &mut flags)?,
                 b'<' => pos = self.angle(pos, &mut line_start, &mut flags)?,
                 b',' => {
                     push(
                         ix,
                         max_headers,
-                        name_start,
-                        name_end,
                         id,
                         value_start,
                         trim_end(b, value_start, pos),
@@ -415,9 +529,9 @@ impl Cx<'_> {
                     value_start = pos;
                 }
                 _ => {
-                    // A control byte. In a list header it can only be outside
-                    // quotes (quoted strings are scanned separately): refuse.
-                    if mode == Mode::List {
+                    // A control byte. Only a header with quoted strings in its
+                    // grammar may hold one, as a quoted-pair: checked at the end.
+                    if mode != Mode::Quoted {
                         return Err(ErrorKind::ControlInValue.at(pos));
                     }
                     ctl_at.get_or_insert(pos);
@@ -427,126 +541,65 @@ impl Cx<'_> {
         }
     }
 
-    /// Offset after the line break at `pos` (CRLF or bare LF).
-    #[inline]
-    fn line_break(&self, pos: usize) -> Result<usize> {
-        if self.b[pos] == b'\n' {
-            return Ok(pos + 1);
-        }
-        match self.b.get(pos + 1) {
-            Some(b'\n') => Ok(pos + 2),
-            Some(_) => Err(ErrorKind::BareCr.at(pos)),
-            None => Err(ErrorKind::UnterminatedHeaders.at(pos)),
-        }
-    }
-
-    #[inline]
-    fn check_line(&self, line_start: usize, line_end: usize) -> Result<()> {
-        if line_end - line_start > self.limits.max_line {
-            return Err(ErrorKind::LineTooLong {
-                limit: self.limits.max_line as u32,
-            }
-            .at(line_start));
-        }
-        Ok(())
-    }
-
-    /// Skips SP/HT and line folds.
-    fn skip_lws(&self, mut pos: usize, line_start: &mut usize, flags: &mut u8) -> Result<usize> {
+    /// Scans a quoted string from the `"` at `open`; returns the offset after
+    /// the closing quote. A fold inside is LWS; a line break that is not a
+    /// fold means the quote never closed. Any byte but CR/LF may be escaped.
+    fn quoted(&self, open: usize, line_start: &mut usize, flags: &mut u8) -> Result<usize> {
         let b = self.b;
+        let mut pos = open + 1;
         loop {
-            while pos < b.len() && is_ws(b[pos]) {
-                pos += 1;
-            }
+            pos = find::<STOP_QUOTED>(b, pos);
             match b.get(pos) {
-                Some(b'\r') | Some(b'\n') => {
-                    let next = self.line_break(pos)?;
-                    if next < b.len() && is_ws(b[next]) {
-                        self.check_line(*line_start, pos)?;
-                        *flags |= FOLDED;
-                        *line_start = next;
-                        pos = next;
-                    } else {
-                        return Ok(pos);
-                    }
-                }
-                _ => return Ok(pos),
-            }
-        }
-    }
-
-    /// Scans a quoted string starting at the `"` at `pos`; returns the offset
-    /// after the closing quote. Folds inside are LWS; a line break that is not
-    /// a fold means the quote never closed.
-    fn quoted(&self, mut pos: usize, line_start: &mut usize, flags: &mut u8) -> Result<usize> {
-        let b = self.b;
-        let open = pos;
-        pos += 1;
-        loop {
-            let Some(&c) = b.get(pos) else {
-                return Err(ErrorKind::UnterminatedQuote.at(open));
-            };
-            match c {
-                b'"' => return Ok(pos + 1),
-                b'\\' => match b.get(pos + 1) {
-                    Some(b'\r') | Some(b'\n') | None => {
+                None => return Err(ErrorKind::UnterminatedQuote.at(open)),
+                Some(b'"') => return Ok(pos + 1),
+                Some(b'\\') => match b.get(pos + 1) {
+                    None | Some(b'\r') | Some(b'\n') => {
                         return Err(ErrorKind::UnterminatedQuote.at(open));
                     }
                     Some(_) => pos += 2,
                 },
-                b'\r' | b'\n' => {
-                    let next = self.line_break(pos)?;
-                    if next < b.len() && is_ws(b[next]) {
-                        self.check_line(*line_start, pos)?;
+                Some(b'\t') => pos += 1,
+                Some(b'\r') | Some(b'\n') => match self.line_break(pos, *line_start)? {
+                    Break::Fold { next } => {
                         *flags |= FOLDED;
                         *line_start = next;
                         pos = next;
-                    } else {
-                        return Err(ErrorKind::UnterminatedQuote.at(open));
                     }
-                }
-                c if is_ctl(c) => return Err(ErrorKind::ControlInValue.at(pos)),
-                _ => pos += 1,
+                    Break::End { .. } => return Err(ErrorKind::UnterminatedQuote.at(open)),
+                },
+                Some(_) => return Err(ErrorKind::ControlInValue.at(pos)),
             }
         }
     }
 
-    /// Scans `<...>` starting at `pos`; returns the offset after `>`.
-    fn angle(&self, mut pos: usize, line_start: &mut usize, flags: &mut u8) -> Result<usize> {
+    /// Scans `<...>` from `open`; returns the offset after `>`.
+    fn angle(&self, open: usize, line_start: &mut usize, flags: &mut u8) -> Result<usize> {
         let b = self.b;
-        let open = pos;
-        pos += 1;
+        let mut pos = open + 1;
         loop {
-            let Some(&c) = b.get(pos) else {
-                return Err(ErrorKind::UnterminatedAngle.at(open));
-            };
-            match c {
-                b'>' => return Ok(pos + 1),
-                b'\r' | b'\n' => {
-                    let next = self.line_break(pos)?;
-                    if next < b.len() && is_ws(b[next]) {
-                        self.check_line(*line_start, pos)?;
+            pos = find::<STOP_ANGLE>(b, pos);
+            match b.get(pos) {
+                None => return Err(ErrorKind::UnterminatedAngle.at(open)),
+                Some(b'>') => return Ok(pos + 1),
+                Some(b'\t') => pos += 1,
+                Some(b'\r') | Some(b'\n') => match self.line_break(pos, *line_start)? {
+                    Break::Fold { next } => {
                         *flags |= FOLDED;
                         *line_start = next;
                         pos = next;
-                    } else {
-                        return Err(ErrorKind::UnterminatedAngle.at(open));
                     }
-                }
-                c if is_ctl(c) => return Err(ErrorKind::ControlInValue.at(pos)),
-                _ => pos += 1,
+                    Break::End { .. } => return Err(ErrorKind::UnterminatedAngle.at(open)),
+                },
+                Some(_) => return Err(ErrorKind::ControlInValue.at(pos)),
             }
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 #[inline]
 fn push(
     ix: &mut Index,
     max_headers: usize,
-    name_start: usize,
-    name_end: usize,
     id: HeaderName,
     start: usize,
     end: usize,
@@ -557,13 +610,17 @@ fn push(
         return Err(ErrorKind::TooManyHeaders {
             limit: max_headers as u16,
         }
-        .at(name_start));
+        .at(start));
     }
+    let Ok(value_len) = u16::try_from(end - start) else {
+        return Err(ErrorKind::LineTooLong {
+            limit: u16::MAX as u32,
+        }
+        .at(start));
+    };
     ix.entries[n] = Entry {
-        name_start: name_start as u32,
         value_start: start as u32,
-        value_len: (end - start) as u32,
-        name_len: (name_end - name_start) as u8,
+        value_len,
         id,
         flags,
     };
@@ -631,7 +688,7 @@ fn start_line(b: &[u8], start: usize, end: usize) -> Result<StartLine> {
         return Err(ErrorKind::StartLineWhitespace.at(uri_start));
     }
     version_ok(version, uri_start + sp2 + 1)?;
-    if let Some(i) = uri.iter().position(|&c| c == b' ' || is_ctl(c)) {
+    if let Some(i) = memchr(b' ', uri).or_else(|| first_ctl(uri)) {
         return Err(ErrorKind::BadRequestUri.at(uri_start + i));
     }
     // scheme ":" — anything else (e.g. "<sip:...>") is not a Request-URI.
@@ -676,6 +733,9 @@ fn status_line(b: &[u8], start: usize, end: usize) -> Result<StartLine> {
 
 /// `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT`; only 2.0 is supported.
 fn version_ok(v: &[u8], at: usize) -> Result<()> {
+    if v == b"SIP/2.0" {
+        return Ok(());
+    }
     if v.len() < 4 || !v[..4].eq_ignore_ascii_case(b"SIP/") {
         return Err(ErrorKind::BadVersion.at(at));
     }
@@ -728,7 +788,13 @@ pub(crate) fn decimal(s: &[u8]) -> Option<u64> {
 }
 
 fn call_id_ok(v: &[u8]) -> bool {
-    let mut parts = v.splitn(2, |&c| c == b'@');
-    let word = |w: &[u8]| chars::all_in(w, &chars::WORD);
-    parts.next().is_some_and(word) && parts.next().is_none_or(word)
+    let mut ats = 0;
+    for &c in v {
+        if c == b'@' {
+            ats += 1;
+        } else if !chars::WORD[c as usize] {
+            return false;
+        }
+    }
+    ats <= 1 && v.first().is_some_and(|&c| c != b'@') && v.last().is_some_and(|&c| c != b'@')
 }

@@ -22,6 +22,8 @@ pub struct NameAddr<'a> {
     /// Whether the URI was written inside `<>`.
     pub bracketed: bool,
     pub params: Params<'a>,
+    /// The `tag` parameter (From/To), picked out while parsing.
+    tag: Option<&'a [u8]>,
 }
 
 impl<'a> NameAddr<'a> {
@@ -88,19 +90,25 @@ impl<'a> NameAddr<'a> {
             c.pos += end;
             uri
         };
-        let params = Params::parse(c)?;
+        let mut tag = None;
+        let params = Params::parse_visit(c, |p| {
+            if tag.is_none() && p.name.eq_ignore_ascii_case(b"tag") {
+                tag = p.value;
+            }
+        })?;
         Ok(NameAddr {
             display_name,
             uri,
             bracketed,
             params,
+            tag,
         })
     }
 
     /// The `tag` parameter (From/To).
     #[inline]
     pub fn tag(&self) -> Option<&'a [u8]> {
-        self.params.get("tag").flatten()
+        self.tag
     }
 
     /// The display name as text: quotes removed, quoted-pairs resolved.

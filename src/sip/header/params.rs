@@ -28,10 +28,20 @@ impl<'a> Params<'a> {
     /// Parses parameters at the cursor, stopping before anything that is not
     /// `;param`.
     pub(crate) fn parse(c: &mut Cursor<'a>) -> Result<Params<'a>> {
+        Self::parse_visit(c, |_| {})
+    }
+
+    /// Parses parameters and shows each to `visit` on the way, so a typed
+    /// view picks out `tag` or `branch` in the same pass.
+    #[inline]
+    pub(crate) fn parse_visit(
+        c: &mut Cursor<'a>,
+        mut visit: impl FnMut(&Param<'a>),
+    ) -> Result<Params<'a>> {
         let start = c.pos;
         let mut end = c.pos;
         while c.sep(b';') {
-            next_param(c)?;
+            visit(&next_param(c)?);
             end = c.pos;
         }
         c.pos = end;

@@ -109,9 +109,26 @@ impl<'a> Via<'a> {
             let d = c.take(&super::DIGIT);
             port = Some(parse_port(d).ok_or(c.err())?);
         }
-        let params = Params::parse(&mut c)?;
+        let (mut branch, mut received, mut rport, mut maddr, mut bad_rport) =
+            (None, None, None, None, false);
+        let params = Params::parse_visit(&mut c, |p| {
+            let n = p.name;
+            if n.eq_ignore_ascii_case(b"branch") {
+                branch = p.value;
+            } else if n.eq_ignore_ascii_case(b"received") {
+                received = p.value;
+            } else if n.eq_ignore_ascii_case(b"rport") {
+                rport = Some(p.value.and_then(parse_port));
+                bad_rport = p.value.is_some() && rport == Some(None);
+            } else if n.eq_ignore_ascii_case(b"maddr") {
+                maddr = p.value;
+            }
+        })?;
+        if bad_rport {
+            return Err(c.err());
+        }
         c.end()?;
-        let mut via = Via {
+        Ok(Via {
             protocol,
             version,
             transport: Transport::from_bytes(transport_raw),
@@ -119,27 +136,11 @@ impl<'a> Via<'a> {
             host,
             port,
             params,
-            branch: None,
-            received: None,
-            rport: None,
-            maddr: None,
-        };
-        for p in params.iter() {
-            let n = p.name;
-            if n.eq_ignore_ascii_case(b"branch") {
-                via.branch = p.value;
-            } else if n.eq_ignore_ascii_case(b"received") {
-                via.received = p.value;
-            } else if n.eq_ignore_ascii_case(b"rport") {
-                via.rport = Some(match p.value {
-                    Some(v) => Some(parse_port(v).ok_or(c.err())?),
-                    None => None,
-                });
-            } else if n.eq_ignore_ascii_case(b"maddr") {
-                via.maddr = p.value;
-            }
-        }
-        Ok(via)
+            branch,
+            received,
+            rport,
+            maddr,
+        })
     }
 
     /// The sent-by host, classified.
