@@ -37,6 +37,14 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Validate a configuration file without binding anything.
+    ///
+    /// Exit status 0 when valid, 1 with the file, line, key and what is wrong
+    /// otherwise.
+    CheckConfig {
+        /// The TOML file.
+        file: PathBuf,
+    },
     /// Print the version.
     Version,
 }
@@ -46,6 +54,31 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Parse { stream, files } => parse_cmd(stream, &files),
+        Command::CheckConfig { file } => match crate::config::Config::load(&file) {
+            Ok(c) => {
+                let listeners: Vec<String> = c
+                    .listen
+                    .iter()
+                    .map(|l| format!("{} {}", l.transport.as_str(), l.addr))
+                    .collect();
+                println!(
+                    "{}: ok (listen: {}; pbx: {})",
+                    file.display(),
+                    listeners.join(", "),
+                    c.pbx
+                        .addrs
+                        .iter()
+                        .map(|a| a.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(1)
+            }
+        },
         Command::Version => {
             println!("sipedge {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

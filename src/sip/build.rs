@@ -212,8 +212,8 @@ pub struct Edits<'a> {
     pub push_via: Option<&'a [u8]>,
     /// Record-Route values to put on top, in this order.
     pub record_route: &'a [&'a [u8]],
-    /// Remove the topmost Route value (it named this proxy).
-    pub pop_route: bool,
+    /// Remove this many Route values from the top (they named this proxy).
+    pub pop_routes: usize,
     pub max_forwards: MaxForwards,
     /// Header lines to add at the end of the header section.
     pub add: &'a [(&'a str, &'a [u8])],
@@ -244,8 +244,16 @@ pub fn serialize(msg: &Message, edits: &Edits<'_>) -> Vec<u8> {
         line(&mut out, "Record-Route", rr);
     }
     let first_via = msg.ix.first[HeaderName::Via as usize] as usize;
-    let first_route = msg.ix.first[HeaderName::Route as usize] as usize;
     let entries = msg.entries();
+    // Indices of the Route values to drop: the first `pop_routes` of them.
+    let popped = |k: usize| {
+        entries[k].id == HeaderName::Route
+            && entries[..k]
+                .iter()
+                .filter(|e| e.id == HeaderName::Route)
+                .count()
+                < edits.pop_routes
+    };
     let mut i = 0;
     while i < entries.len() {
         // One header line: entries i..j.
@@ -277,12 +285,10 @@ pub fn serialize(msg: &Message, edits: &Edits<'_>) -> Vec<u8> {
                 })
             });
             rewrite_line(&mut out, &b[msg.name_span(i).range()], values);
-        } else if id == HeaderName::Route && touches(first_route) && edits.pop_route {
-            let values = line_entries
-                .iter()
-                .enumerate()
-                .filter(|(k, _)| i + k != first_route)
-                .map(|(_, e)| b[e.value().range()].to_vec());
+        } else if id == HeaderName::Route && (i..j).any(popped) {
+            let values = (i..j)
+                .filter(|&k| !popped(k))
+                .map(|k| b[entries[k].value().range()].to_vec());
             rewrite_line(&mut out, &b[msg.name_span(i).range()], values);
         } else if id == HeaderName::MaxForwards && edits.max_forwards == MaxForwards::Decrement {
             let n = msg.max_forwards().unwrap_or(70).saturating_sub(1);
@@ -330,6 +336,51 @@ fn rewrite_line(out: &mut Vec<u8>, name: &[u8], values: impl Iterator<Item = Vec
     if any {
         out.extend_from_slice(b"\r\n");
     }
+}
+
+/// The ACK for a non-2xx final response to `invite` (the INVITE as this
+/// element sent it), RFC 3261 §17.1.1.3: same Request-URI, Call-ID, From,
+/// CSeq number and Route set, the top Via only, and the response's To (with
+/// its tag).
+pub fn ack_for_non_2xx(invite: &Message, response: &Message) -> Vec<u8> {
+    in_transaction_request(invite, "ACK", response.get(HeaderName::To))
+}
+
+/// The CANCEL for `invite` (as this element sent it), RFC 3261 §9.1.
+pub fn cancel_for(invite: &Message) -> Vec<u8> {
+    in_transaction_request(invite, "CANCEL", None)
+}
+
+fn in_transaction_request(invite: &Message, method: &str, to: Option<&[u8]>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(400);
+    out.extend_from_slice(method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(invite.request_uri_bytes());
+    out.extend_from_slice(b" SIP/2.0\r\n");
+    line(
+        &mut out,
+        "Via",
+        invite.get(HeaderName::Via).unwrap_or_default(),
+    );
+    for r in invite.get_all(HeaderName::Route) {
+        line(&mut out, "Route", r.value);
+    }
+    out.extend_from_slice(b"Max-Forwards: 70\r\n");
+    line(
+        &mut out,
+        "From",
+        invite.get(HeaderName::From).unwrap_or_default(),
+    );
+    line(
+        &mut out,
+        "To",
+        to.or_else(|| invite.get(HeaderName::To))
+            .unwrap_or_default(),
+    );
+    line(&mut out, "Call-ID", invite.call_id());
+    let _ = write!(Fmt(&mut out), "CSeq: {} {method}\r\n", invite.cseq().seq);
+    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    out
 }
 
 /// `fmt::Write` into a byte vector (numbers without allocating a String).
@@ -489,7 +540,7 @@ Content-Length: 5\r\n\r\nv=0\r\n";
             &Edits {
                 push_via: Some(b"SIP/2.0/UDP 198.51.100.1;branch=z9hG4bKedge"),
                 record_route: &[b"<sip:198.51.100.1;lr;ft=abc>", b"<sip:10.0.0.1;lr;ft=abc>"],
-                pop_route: true,
+                pop_routes: 1,
                 max_forwards: MaxForwards::Decrement,
                 top_via_source: Some(("203.0.113.7".parse().unwrap(), 41234)),
                 ..Default::default()
@@ -542,6 +593,28 @@ Content-Length: 5\r\n\r\nv=0\r\n";
         .unwrap();
         assert_eq!(out.via_count(), 1);
         assert_eq!(out.top_via().unwrap().branch, Some(&b"z9hG4bKaaa"[..]));
+    }
+
+    #[test]
+    fn ack_and_cancel_follow_the_invite() {
+        let invite = msg(INVITE);
+        let resp = msg(b"SIP/2.0 486 Busy Here\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKaaa\r\nTo: Bob <sip:bob@example.com>;tag=b1\r\nFrom: Alice <sip:alice@example.com>;tag=1928301774\r\nCall-ID: a84b4c76e66710@pc33.example.com\r\nCSeq: 314159 INVITE\r\nContent-Length: 0\r\n\r\n");
+        let ack = parse(Bytes::from(ack_for_non_2xx(&invite, &resp))).unwrap();
+        assert_eq!(ack.method(), Some(crate::sip::Method::Ack));
+        assert_eq!(ack.request_uri_bytes(), invite.request_uri_bytes());
+        assert_eq!(ack.via_count(), 1);
+        assert_eq!(ack.top_via().unwrap().branch, Some(&b"z9hG4bKaaa"[..]));
+        assert_eq!(ack.to_header().unwrap().tag(), Some(&b"b1"[..]));
+        assert_eq!(
+            (ack.cseq().seq, ack.cseq().method_bytes),
+            (314159, &b"ACK"[..])
+        );
+        assert_eq!(ack.routes(HeaderName::Route).count(), 2);
+        let cancel = parse(Bytes::from(cancel_for(&invite))).unwrap();
+        assert_eq!(cancel.method(), Some(crate::sip::Method::Cancel));
+        assert_eq!(cancel.to_header().unwrap().tag(), None);
+        assert_eq!(cancel.top_via().unwrap().branch, Some(&b"z9hG4bKaaa"[..]));
+        assert_eq!(cancel.cseq().method_bytes, b"CANCEL");
     }
 
     #[test]

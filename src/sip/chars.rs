@@ -74,9 +74,8 @@ pub static IPV6: [bool; 256] = union(set(b"0123456789abcdefABCDEF:."), [false; 2
 /// URI scheme characters after the first letter: `ALPHA / DIGIT / + / - / .`.
 pub static SCHEME: [bool; 256] = union(alnum(), set(b"+-."));
 
-/// Characters that may appear in a generic parameter value written as a token
-/// or a host (`gen-value = token / host / quoted-string`), including IPv6
-/// references and the bare IPv6 that RFC 5118 §4.5 puts in `received`.
+/// Characters of a `received` parameter value: a token, or the bare IPv6
+/// address that RFC 5118 §4.5 allows there.
 pub static GEN_VALUE: [bool; 256] = union(TOKEN, set(b":[]"));
 
 /// Characters that may appear, unescaped, in a URI that is not SIP/SIPS/tel

@@ -197,6 +197,11 @@ impl Message {
         &self.buf[s.range()]
     }
 
+    /// The start line as written, without its line break.
+    pub fn start_line_bytes(&self) -> &[u8] {
+        self.slice(self.ix.start_line)
+    }
+
     pub fn start_line(&self) -> &StartLine {
         &self.ix.start
     }

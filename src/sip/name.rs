@@ -327,89 +327,106 @@ impl HeaderName {
                 _ => HeaderName::Other,
             };
         }
-        let first = name.first().map(u8::to_ascii_lowercase);
-        let candidates: &[HeaderName] = match (name.len(), first) {
-            (2, Some(b't')) => &[HeaderName::To],
-            (3, Some(b'v')) => &[HeaderName::Via],
-            (4, Some(b'c')) => &[HeaderName::CSeq],
-            (4, Some(b'd')) => &[HeaderName::Date],
-            (4, Some(b'f')) => &[HeaderName::From],
-            (4, Some(b'p')) => &[HeaderName::Path],
-            (4, Some(b'r')) => &[HeaderName::RAck, HeaderName::RSeq],
-            (5, Some(b'a')) => &[HeaderName::Allow],
-            (5, Some(b'e')) => &[HeaderName::Event],
-            (5, Some(b'r')) => &[HeaderName::Route],
-            (6, Some(b'a')) => &[HeaderName::Accept],
-            (6, Some(b'm')) => &[HeaderName::MinSe],
-            (6, Some(b'r')) => &[HeaderName::Reason],
-            (6, Some(b's')) => &[HeaderName::Server],
-            (7, Some(b'c')) => &[HeaderName::CallId, HeaderName::Contact],
-            (7, Some(b'e')) => &[HeaderName::Expires],
-            (7, Some(b'p')) => &[HeaderName::Privacy],
-            (7, Some(b'r')) => &[HeaderName::Require],
-            (7, Some(b's')) => &[HeaderName::Subject],
-            (7, Some(b'w')) => &[HeaderName::Warning],
-            (8, Some(b'i')) => &[HeaderName::Identity],
-            (8, Some(b'p')) => &[HeaderName::Priority],
-            (8, Some(b'r')) => &[
-                HeaderName::ReferTo,
-                HeaderName::Replaces,
-                HeaderName::ReplyTo,
-            ],
-            (9, Some(b'c')) => &[HeaderName::CallInfo],
-            (9, Some(b's')) => &[HeaderName::Supported],
-            (9, Some(b't')) => &[HeaderName::Timestamp],
-            (10, Some(b'a')) => &[HeaderName::AlertInfo],
-            (10, Some(b'e')) => &[HeaderName::ErrorInfo],
-            (10, Some(b'f')) => &[HeaderName::FlowTimer],
-            (10, Some(b'u')) => &[HeaderName::UserAgent],
-            (11, Some(b'i')) => &[HeaderName::InReplyTo],
-            (11, Some(b'm')) => &[HeaderName::MinExpires],
-            (11, Some(b'r')) => &[HeaderName::ReferredBy, HeaderName::RetryAfter],
-            (11, Some(b'u')) => &[HeaderName::Unsupported],
-            (12, Some(b'a')) => &[HeaderName::AllowEvents],
-            (12, Some(b'c')) => &[HeaderName::ContentType],
-            (12, Some(b'm')) => &[HeaderName::MaxForwards, HeaderName::MimeVersion],
-            (12, Some(b'o')) => &[HeaderName::Organization],
-            (12, Some(b'r')) => &[HeaderName::RecordRoute],
-            (13, Some(b'a')) => &[HeaderName::Authorization],
-            (13, Some(b'i')) => &[HeaderName::IdentityInfo],
-            (13, Some(b'p')) => &[HeaderName::ProxyRequire],
-            (13, Some(b's')) => &[HeaderName::ServiceRoute],
-            (14, Some(b'a')) => &[HeaderName::AcceptContact],
-            (14, Some(b'c')) => &[HeaderName::ContentLength],
-            (14, Some(b'r')) => &[HeaderName::RejectContact],
-            (15, Some(b'a')) => &[HeaderName::AcceptEncoding, HeaderName::AcceptLanguage],
-            (15, Some(b's')) => &[HeaderName::SessionExpires],
-            (16, Some(b'c')) => &[HeaderName::ContentEncoding, HeaderName::ContentLanguage],
-            (16, Some(b'w')) => &[HeaderName::WwwAuthenticate],
-            (18, Some(b'p')) => &[HeaderName::ProxyAuthenticate],
-            (18, Some(b's')) => &[HeaderName::SubscriptionState],
-            (19, Some(b'a')) => &[HeaderName::AuthenticationInfo],
-            (19, Some(b'c')) => &[HeaderName::ContentDisposition],
-            (19, Some(b'p')) => &[
-                HeaderName::PAssertedIdentity,
-                HeaderName::ProxyAuthorization,
-            ],
-            (19, Some(b'r')) => &[HeaderName::RequestDisposition],
-            (20, Some(b'p')) => &[HeaderName::PPreferredIdentity],
-            _ => return HeaderName::Other,
-        };
-        // Most senders write the canonical spelling: try an exact compare
-        // (a memcmp) before the case-insensitive one.
-        for &id in candidates {
-            if id.as_str().as_bytes() == name {
-                return id;
-            }
+        if name.len() > MAX_NAME {
+            return HeaderName::Other;
         }
-        for &id in candidates {
-            if id.as_str().as_bytes().eq_ignore_ascii_case(name) {
+        let Some(folded) = fold(name) else {
+            return HeaderName::Other;
+        };
+        let (ids, counts) = &BY_LEN;
+        for &id in &ids[name.len()][..counts[name.len()] as usize] {
+            if WORDS[id as usize] == folded {
                 return id;
             }
         }
         HeaderName::Other
     }
 }
+
+/// Longest known name ("Authentication-Info", "P-Preferred-Identity"...).
+const MAX_NAME: usize = 24;
+
+/// A name as three little-endian words with every byte OR 0x20, padded
+/// with 0x20. For names made of letters and '-' (all known names), OR 0x20
+/// is ASCII lowercase; the bytes it would confuse with them (CR becomes '-')
+/// are control bytes, so a name holding one is refused here (`None`).
+#[inline(always)]
+fn fold(name: &[u8]) -> Option<[u64; 3]> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut buf = [0x20u8; MAX_NAME];
+    buf[..name.len()].copy_from_slice(name);
+    let w = |i: usize| {
+        u64::from_le_bytes([
+            buf[i],
+            buf[i + 1],
+            buf[i + 2],
+            buf[i + 3],
+            buf[i + 4],
+            buf[i + 5],
+            buf[i + 6],
+            buf[i + 7],
+        ])
+    };
+    let raw = [w(0), w(8), w(16)];
+    let control = raw
+        .iter()
+        .fold(0, |m, &x| m | (x.wrapping_sub(LO * 0x20) & !x & HI));
+    if control != 0 {
+        return None;
+    }
+    Some(raw.map(|x| x | 0x2020_2020_2020_2020))
+}
+
+const fn fold_const(name: &str) -> [u64; 3] {
+    let b = name.as_bytes();
+    let mut buf = [0x20u8; MAX_NAME];
+    let mut i = 0;
+    while i < b.len() {
+        buf[i] = b[i] | 0x20;
+        i += 1;
+    }
+    let mut out = [0u64; 3];
+    let mut k = 0;
+    while k < 3 {
+        let mut j = 8;
+        while j > 0 {
+            j -= 1;
+            out[k] = (out[k] << 8) | buf[k * 8 + j] as u64;
+        }
+        k += 1;
+    }
+    out
+}
+
+/// The folded spelling of every known header, by id.
+static WORDS: [[u64; 3]; COUNT] = {
+    let mut t = [[0u64; 3]; COUNT];
+    let mut i = 0;
+    while i < COUNT {
+        t[i] = fold_const(TABLE[i].0);
+        i += 1;
+    }
+    t
+};
+
+/// Most known names of one length.
+const PER_LEN: usize = 8;
+
+/// Known headers grouped by name length (computed from [`TABLE`]), with how
+/// many there are of each length.
+static BY_LEN: ([[HeaderName; PER_LEN]; MAX_NAME + 1], [u8; MAX_NAME + 1]) = {
+    let mut ids = [[HeaderName::Other; PER_LEN]; MAX_NAME + 1];
+    let mut n = [0u8; MAX_NAME + 1];
+    let mut i = 0;
+    while i < COUNT {
+        let len = TABLE[i].0.len();
+        ids[len][n[len] as usize] = TABLE[i].2;
+        n[len] += 1;
+        i += 1;
+    }
+    (ids, n)
+};
 
 static LIST: [bool; COUNT + 1] = {
     let mut t = [false; COUNT + 1];
@@ -467,6 +484,9 @@ mod tests {
             ("C%6Fntact", HeaderName::Other),
             ("Via2", HeaderName::Other),
             ("", HeaderName::Other),
+            ("Call\rID", HeaderName::Other),
+            ("Content\rLength", HeaderName::Other),
+            ("P-Preferred-Identity-And-More", HeaderName::Other),
         ];
         for (name, id) in cases {
             assert_eq!(HeaderName::lookup(name.as_bytes()), *id, "{name}");

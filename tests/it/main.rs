@@ -4,5 +4,6 @@
 mod alloc_count;
 mod cli_parse;
 mod conformance;
+mod fuzz_replay;
 mod parser;
 mod support;

@@ -83,15 +83,32 @@ impl<'a> Params<'a> {
 fn next_param<'a>(c: &mut Cursor<'a>) -> Result<Param<'a>> {
     let name = c.token()?;
     let value = if c.sep(b'=') {
-        if c.peek() == Some(b'"') {
-            Some(c.quoted()?)
-        } else {
-            let v = c.take(&chars::GEN_VALUE);
-            if v.is_empty() {
-                return Err(c.err());
+        let start = c.pos;
+        match c.peek() {
+            Some(b'"') => {
+                c.quoted()?;
             }
-            Some(v)
+            // host = IPv6reference
+            Some(b'[') => {
+                c.pos += 1;
+                c.take(&chars::IPV6);
+                if !c.eat(b']') {
+                    return Err(c.err());
+                }
+            }
+            // RFC 5118 §4.5: `received` may hold a bare IPv6 address, the one
+            // place a ':' stands unbracketed in a parameter value.
+            _ if name.eq_ignore_ascii_case(b"received") => {
+                c.take(&chars::GEN_VALUE);
+            }
+            _ => {
+                c.take(&chars::TOKEN);
+            }
         }
+        if c.pos == start {
+            return Err(c.err());
+        }
+        Some(&c.s[start..c.pos])
     } else {
         None
     };
@@ -146,7 +163,17 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "{input:?}");
         }
-        for bad in [";", ";;", ";tag=", ";=x", ";a b", ";a=\"open"] {
+        for bad in [
+            ";",
+            ";;",
+            ";tag=",
+            ";=x",
+            ";a b",
+            ";a=\"open",
+            ";branch=z9hG4bKa:b",
+            ";maddr=[2001:db8::1",
+            ";x=[::1]junk",
+        ] {
             assert!(params(bad).is_err(), "{bad:?}");
         }
     }

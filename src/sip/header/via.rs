@@ -124,7 +124,9 @@ impl<'a> Via<'a> {
                 maddr = p.value;
             }
         })?;
-        if bad_rport {
+        // received = IPv4address / IPv6address (RFC 3261 §20.42); RFC 5118
+        // §4.5 asks to accept the bracketed form too.
+        if bad_rport || received.is_some_and(|r| !is_ip_literal(r)) {
             return Err(c.err());
         }
         c.end()?;
@@ -154,6 +156,14 @@ impl<'a> Via<'a> {
         self.branch
             .is_some_and(|b| b.len() > MAGIC_COOKIE.len() && b.starts_with(MAGIC_COOKIE))
     }
+}
+
+fn is_ip_literal(v: &[u8]) -> bool {
+    let inner = match v {
+        [b'[', inner @ .., b']'] => inner,
+        _ => v,
+    };
+    std::str::from_utf8(inner).is_ok_and(|s| s.parse::<std::net::IpAddr>().is_ok())
 }
 
 fn parse_port(d: &[u8]) -> Option<u16> {
@@ -323,6 +333,9 @@ mod tests {
             "SIP/2.0/UDP 192.0.2.1;rport=x",
             "SIP/2.0/UDP [2001:db8::1;branch=z9hG4bKa",
             "SIP/2.0/UDP 192.0.2.1 junk",
+            "SIP/2.0/TCP 198.51.100.20;received=1sip:1.100.20;branch=z9hG4bKa",
+            "SIP/2.0/UDP h;received=host.example.com;branch=z9hG4bKa",
+            "SIP/2.0/UDP h;received=192.0.2.300;branch=z9hG4bKa",
         ] {
             assert!(Via::parse(bad.as_bytes()).is_err(), "{bad:?}");
         }

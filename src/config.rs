@@ -1,0 +1,553 @@
+//! The TOML configuration: schema, defaults, validation, and errors that
+//! name the file, the line and the dotted key.
+//!
+//! `Config::from_toml` reads a string (tests need no files); `Config::load`
+//! reads a file and resolves relative paths against the file's directory.
+//! Every table refuses unknown keys, so a typo is an error, not a silent
+//! default. `sipedge check-config FILE` runs the same code without binding
+//! anything.
+//!
+//! This file holds the sections the daemon reads today: `[node]`,
+//! `[[listen]]`, `[pbx]` and `[sip]`.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::proxy::transaction::Timers;
+use crate::sip::{Limits, MAX_HEADERS};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub node: Node,
+    #[serde(default)]
+    pub listen: Vec<Listen>,
+    pub pbx: Pbx,
+    #[serde(default)]
+    pub sip: Sip,
+}
+
+/// `[node]`: who this instance is and where it keeps its state.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    /// Names this node in event ids and Record-Route (default `edge-1`).
+    #[serde(default = "default_node_id")]
+    pub id: String,
+    /// Outbox, cursors; relative to the config file's directory.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+}
+
+impl Default for Node {
+    fn default() -> Self {
+        Node {
+            id: default_node_id(),
+            data_dir: default_data_dir(),
+        }
+    }
+}
+
+fn default_node_id() -> String {
+    "edge-1".into()
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+/// A transport sipedge can listen on or reach the PBX with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    Udp,
+    Tcp,
+    Tls,
+    Ws,
+    Wss,
+}
+
+impl TransportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Udp => "udp",
+            TransportKind::Tcp => "tcp",
+            TransportKind::Tls => "tls",
+            TransportKind::Ws => "ws",
+            TransportKind::Wss => "wss",
+        }
+    }
+
+    /// Whether retransmissions are left to the transport (RFC 3261 §17).
+    pub fn is_reliable(self) -> bool {
+        self != TransportKind::Udp
+    }
+}
+
+/// Which side of the edge a listener faces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Agents' devices.
+    #[default]
+    Access,
+    /// The PBX.
+    Core,
+}
+
+/// `[[listen]]`: one socket.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    pub transport: TransportKind,
+    pub addr: SocketAddr,
+    #[serde(default)]
+    pub side: Side,
+    /// TLS/WSS certificate chain (PEM).
+    pub cert: Option<PathBuf>,
+    /// TLS/WSS private key (PEM).
+    pub key: Option<PathBuf>,
+    /// WS/WSS: the HTTP path of the upgrade (default `/`).
+    #[serde(default = "default_ws_path")]
+    pub ws_path: String,
+}
+
+fn default_ws_path() -> String {
+    "/".into()
+}
+
+/// `[pbx]`: the core side. Only these sources are trusted as the PBX.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pbx {
+    /// Where requests from agents go (the first that answers).
+    pub addrs: Vec<SocketAddr>,
+    #[serde(default = "default_pbx_transport")]
+    pub transport: TransportKind,
+    /// Extra source networks trusted as the PBX (e.g. a cluster's other
+    /// nodes), as CIDR: `"192.0.2.0/28"`.
+    #[serde(default)]
+    pub trusted: Vec<Cidr>,
+}
+
+fn default_pbx_transport() -> TransportKind {
+    TransportKind::Udp
+}
+
+/// `[sip]`: protocol timers and the parser's hard limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sip {
+    /// RFC 3261 T1 (round-trip estimate).
+    pub t1: Dur,
+    /// RFC 3261 T2 (longest retransmit interval).
+    pub t2: Dur,
+    /// RFC 3261 T4 (longest a message lives in the network).
+    pub t4: Dur,
+    /// Largest message in bytes (413 beyond).
+    pub max_message: usize,
+    /// Most header values per message (at most 128; default 120).
+    pub max_headers: usize,
+    /// Longest header line in bytes.
+    pub max_line: usize,
+    /// Most Via values per message.
+    pub max_vias: usize,
+}
+
+impl Default for Sip {
+    fn default() -> Self {
+        let t = Timers::default();
+        let l = Limits::DEFAULT;
+        Sip {
+            t1: Dur(t.t1),
+            t2: Dur(t.t2),
+            t4: Dur(t.t4),
+            max_message: l.max_message,
+            max_headers: l.max_headers,
+            max_line: l.max_line,
+            max_vias: l.max_vias,
+        }
+    }
+}
+
+impl Sip {
+    pub fn timers(&self) -> Timers {
+        Timers {
+            t1: self.t1.0,
+            t2: self.t2.0,
+            t4: self.t4.0,
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_message: self.max_message,
+            max_headers: self.max_headers,
+            max_line: self.max_line,
+            max_vias: self.max_vias,
+        }
+    }
+}
+
+/// A duration written as `500ms`, `20s`, `5m` or `4h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl FromStr for Dur {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (n, unit) = s.split_at(split);
+        let n: u64 = n
+            .parse()
+            .map_err(|_| format!("`{s}` is not a duration like 500ms, 20s, 5m or 4h"))?;
+        let d = match unit {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            _ => return Err(format!("`{s}` is not a duration like 500ms, 20s, 5m or 4h")),
+        };
+        Ok(Dur(d))
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An IP network in CIDR form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - self.prefix as u32).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - self.prefix as u32).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a network like 192.0.2.0/24 or 2001:db8::/32");
+        let (a, p) = s.split_once('/').unwrap_or((s, ""));
+        let addr: IpAddr = a.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = if p.is_empty() {
+            max
+        } else {
+            p.parse::<u8>().map_err(|_| bad())?
+        };
+        if prefix > max {
+            return Err(bad());
+        }
+        Ok(Cidr { addr, prefix })
+    }
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A configuration problem: where it is and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: Option<PathBuf>,
+    pub line: Option<usize>,
+    /// Dotted key, e.g. `listen[1].transport` (empty for the whole file).
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}", file.display())?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+            }
+            f.write_str(": ")?;
+        } else if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Parses and validates configuration text.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let de = toml::Deserializer::parse(text).map_err(|e| toml_error(text, "", e))?;
+        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let key = if key == "." { String::new() } else { key };
+            toml_error(text, &key, e.into_inner())
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates a file; `node.data_dir` is made relative
+    /// to the file's directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: Some(path.to_path_buf()),
+            line: None,
+            key: String::new(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let mut config = Config::from_toml(&text).map_err(|mut e| {
+            e.file = Some(path.to_path_buf());
+            e
+        })?;
+        if config.node.data_dir.is_relative() {
+            let base = path.parent().unwrap_or(Path::new("."));
+            config.node.data_dir = base.join(&config.node.data_dir);
+        }
+        Ok(config)
+    }
+
+    /// Checks what the schema cannot: cross-field rules and ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let err = |key: String, message: String| {
+            Err(ConfigError {
+                file: None,
+                line: None,
+                key,
+                message,
+            })
+        };
+        if self.listen.is_empty() {
+            return err("listen".into(), "at least one [[listen]] is needed".into());
+        }
+        for (i, l) in self.listen.iter().enumerate() {
+            if matches!(l.transport, TransportKind::Tls | TransportKind::Wss)
+                && (l.cert.is_none() || l.key.is_none())
+            {
+                return err(
+                    format!("listen[{i}]"),
+                    format!("transport {} needs cert and key", l.transport.as_str()),
+                );
+            }
+            if let Some(j) = self.listen[..i].iter().position(|o| {
+                o.addr == l.addr && o.transport.is_reliable() == l.transport.is_reliable()
+            }) {
+                return err(
+                    format!("listen[{i}].addr"),
+                    format!("{} is already used by listen[{j}]", l.addr),
+                );
+            }
+            if !l.ws_path.starts_with('/') {
+                return err(format!("listen[{i}].ws_path"), "must start with /".into());
+            }
+        }
+        if self.pbx.addrs.is_empty() {
+            return err(
+                "pbx.addrs".into(),
+                "at least one PBX address is needed".into(),
+            );
+        }
+        if self.node.id.is_empty()
+            || !self
+                .node
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return err("node.id".into(), "use letters, digits, '-' and '_'".into());
+        }
+        let s = &self.sip;
+        if s.t1.0.is_zero() || s.t1.0 > s.t2.0 {
+            return err(
+                "sip.t1".into(),
+                "must be above zero and at most sip.t2".into(),
+            );
+        }
+        if !(1..=MAX_HEADERS).contains(&s.max_headers) {
+            return err(
+                "sip.max_headers".into(),
+                format!("must be from 1 to {MAX_HEADERS}"),
+            );
+        }
+        if !(512..=1 << 20).contains(&s.max_message) {
+            return err(
+                "sip.max_message".into(),
+                "must be from 512 to 1048576 bytes".into(),
+            );
+        }
+        if !(80..=65_535).contains(&s.max_line) {
+            return err(
+                "sip.max_line".into(),
+                "must be from 80 to 65535 bytes".into(),
+            );
+        }
+        if !(1..=u16::MAX as usize).contains(&s.max_vias) {
+            return err("sip.max_vias".into(), "must be from 1 to 65535".into());
+        }
+        Ok(())
+    }
+
+    /// Whether `ip` is the PBX (one of its addresses or a trusted network).
+    pub fn is_pbx(&self, ip: IpAddr) -> bool {
+        self.pbx.addrs.iter().any(|a| a.ip() == ip)
+            || self.pbx.trusted.iter().any(|n| n.contains(ip))
+    }
+}
+
+fn toml_error(text: &str, key: &str, e: toml::de::Error) -> ConfigError {
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    ConfigError {
+        file: None,
+        line,
+        key: key.to_string(),
+        message: plain(e.message().trim()),
+    }
+}
+
+/// serde says "unknown variant `wsx`, expected one of `udp`, `tcp`"; an
+/// operator reads "unknown value `wsx`, expected one of udp, tcp".
+fn plain(message: &str) -> String {
+    match message.split_once(", expected one of ") {
+        Some((head, list)) if head.starts_with("unknown variant") => {
+            format!(
+                "{}, expected one of {}",
+                head.replacen("unknown variant", "unknown value", 1),
+                list.replace('`', "")
+            )
+        }
+        _ => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: &str = "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n\n[pbx]\naddrs = [\"127.0.0.1:5080\"]\n";
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = Config::from_toml(MIN).unwrap();
+        assert_eq!(c.node.id, "edge-1");
+        assert_eq!(c.listen[0].side, Side::Access);
+        assert_eq!(c.pbx.transport, TransportKind::Udp);
+        assert_eq!(c.sip.timers(), Timers::default());
+        assert_eq!(c.sip.limits(), Limits::DEFAULT);
+    }
+
+    #[test]
+    fn errors_name_line_key_and_allowed_values() {
+        let text = "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n[[listen]]\ntransport = \"wsx\"\naddr = \"127.0.0.1:8080\"\n[pbx]\naddrs = [\"127.0.0.1:5080\"]\n";
+        let e = Config::from_toml(text).unwrap_err();
+        assert_eq!(e.key, "listen[1].transport");
+        assert_eq!(e.line, Some(5));
+        assert_eq!(
+            e.to_string(),
+            "line 5: listen[1].transport: unknown value `wsx`, expected one of udp, tcp, tls, ws, wss"
+        );
+        let e = Config::from_toml(&format!("{MIN}[sip]\nt1 = \"fast\"\n")).unwrap_err();
+        assert_eq!(e.key, "sip.t1");
+        assert!(e.message.contains("not a duration"), "{e}");
+        let e = Config::from_toml(&format!("{MIN}[sip]\nmax_headrs = 10\n")).unwrap_err();
+        assert!(e.message.contains("max_headrs"), "{e}");
+        assert_eq!(e.line, Some(8));
+        let e = Config::from_toml("[pbx]\naddrs = [\"127.0.0.1:5080\"]\n").unwrap_err();
+        assert_eq!(e.key, "listen");
+    }
+
+    #[test]
+    fn validation_rules() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "[[listen]]\ntransport = \"tls\"\naddr = \"127.0.0.1:5061\"\n",
+                "listen[1]",
+            ),
+            (
+                "[[listen]]\ntransport = \"tcp\"\naddr = \"127.0.0.1:5060\"\n",
+                "",
+            ),
+            (
+                "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n",
+                "listen[1].addr",
+            ),
+            ("[sip]\nt1 = \"5s\"\n", "sip.t1"),
+            ("[sip]\nmax_headers = 500\n", "sip.max_headers"),
+            ("[node]\nid = \"edge 1\"\n", "node.id"),
+        ];
+        for (extra, key) in cases {
+            let r = Config::from_toml(&format!("{MIN}{extra}"));
+            if key.is_empty() {
+                // UDP and TCP may share an address.
+                assert!(r.is_ok(), "{extra}: {r:?}");
+            } else {
+                assert_eq!(r.unwrap_err().key, *key, "{extra}");
+            }
+        }
+    }
+
+    #[test]
+    fn durations_and_networks() {
+        assert_eq!(
+            "500ms".parse::<Dur>().unwrap().0,
+            Duration::from_millis(500)
+        );
+        assert_eq!("4h".parse::<Dur>().unwrap().0, Duration::from_secs(14400));
+        assert!(
+            "4 hours".parse::<Dur>().is_err()
+                && "".parse::<Dur>().is_err()
+                && "-1s".parse::<Dur>().is_err()
+        );
+        let n: Cidr = "192.0.2.0/28".parse().unwrap();
+        assert!(
+            n.contains("192.0.2.15".parse().unwrap()) && !n.contains("192.0.2.16".parse().unwrap())
+        );
+        let n: Cidr = "2001:db8::/32".parse().unwrap();
+        assert!(
+            n.contains("2001:db8::1".parse().unwrap()) && !n.contains("192.0.2.1".parse().unwrap())
+        );
+        assert!("192.0.2.0/33".parse::<Cidr>().is_err());
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("203.0.113.9".parse().unwrap()));
+        let c =
+            Config::from_toml(&MIN.replace("[pbx]\n", "[pbx]\ntrusted = [\"198.51.100.0/24\"]\n"))
+                .unwrap();
+        assert!(
+            c.is_pbx("127.0.0.1".parse().unwrap()) && c.is_pbx("198.51.100.7".parse().unwrap())
+        );
+        assert!(!c.is_pbx("127.0.0.2".parse().unwrap()));
+    }
+}

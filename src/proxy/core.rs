@@ -1,0 +1,1037 @@
+//! The edge proxy: transaction-stateful forwarding between agents' devices
+//! (the access side) and the PBX (the core side), RFC 3261 §16, sans-IO.
+//!
+//! Feed it what arrived ([`Proxy::handle_message`], [`Proxy::handle_flow_closed`])
+//! and the time ([`Proxy::handle_timeout`] at [`Proxy::poll_timeout`]); take
+//! what to do from [`Proxy::poll_action`]: bytes to send to a flow or an
+//! address, and [`Action::Forwarded`] for every request and response it
+//! passed on, which is what the call core watches.
+//!
+//! Routing rules:
+//! - a request from the access side goes to the PBX (`[pbx] addrs[0]`),
+//!   whatever its Request-URI names: the edge is no open relay;
+//! - a request from the PBX goes to the agent flow named by the flow token
+//!   in our Route entry (Record-Route or Path), else to the flow of the
+//!   registration its Request-URI names; a request that claims the core side
+//!   from any other source is refused (403);
+//! - responses follow the transactions back.
+//!
+//! Our Record-Route and Path URIs carry a flow token in their user part:
+//! the flow id and a keyed hash of it, so a stranger cannot point a request
+//! at someone else's connection.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::config::{Config, Side, TransportKind};
+use crate::sip::build::{self, Edits, MaxForwards, ResponseOpts};
+use crate::sip::header::{NameAddr, Uri};
+use crate::sip::{self, HeaderName, Message, Method};
+
+use super::registrar::Registrar;
+use super::transaction::{ClientState, ClientTx, Kind, Output, ServerState, ServerTx, Timers};
+
+/// Prefix of the branches this proxy writes.
+const BRANCH_PREFIX: &str = "z9hG4bK-se";
+
+/// A connection (TCP/TLS/WS) or a UDP remote address, as the transports
+/// number them.
+pub type FlowId = u64;
+
+/// Where a message came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow {
+    pub id: FlowId,
+    pub transport: TransportKind,
+    /// Our address it arrived on.
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    /// The side of the listener it arrived on.
+    pub side: Side,
+}
+
+/// Where to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dest {
+    /// Over an existing flow.
+    Flow(FlowId),
+    /// To an address (the PBX), opening a connection if the transport needs one.
+    Addr(TransportKind, SocketAddr),
+}
+
+/// What the proxy asks its driver to do.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Send {
+        dest: Dest,
+        bytes: Bytes,
+    },
+    /// A message was forwarded. `side` is where it came from; `agent_flow`
+    /// is the access-side flow of the exchange (the agent's device).
+    Forwarded {
+        side: Side,
+        agent_flow: Option<FlowId>,
+        msg: Box<Message>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Class {
+    Invite,
+    Cancel,
+    Other,
+}
+
+fn class_of(m: Option<Method>) -> Class {
+    match m {
+        Some(Method::Invite) | Some(Method::Ack) => Class::Invite,
+        Some(Method::Cancel) => Class::Cancel,
+        _ => Class::Other,
+    }
+}
+
+/// Identifies a server transaction (RFC 3261 §17.2.3).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ServerKey {
+    branch: Box<[u8]>,
+    sent_by: Box<[u8]>,
+    class: Class,
+}
+
+/// Identifies a client transaction: our branch, and whether it is the CANCEL
+/// that shares the INVITE's branch.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ClientKey {
+    branch: Box<[u8]>,
+    cancel: bool,
+}
+
+#[derive(Debug)]
+struct ServerEntry {
+    tx: ServerTx,
+    flow: Flow,
+    side: Side,
+    request: Message,
+    client: Option<ClientKey>,
+    agent_flow: Option<FlowId>,
+}
+
+#[derive(Debug)]
+struct ClientEntry {
+    tx: ClientTx,
+    server: Option<ServerKey>,
+    dest: Dest,
+    sent: Message,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerRef {
+    Server(Box<[u8]>, Box<[u8]>, u8),
+    Client(Box<[u8]>, bool),
+    Registrar,
+}
+
+/// Counters the driver exports as metrics.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stats {
+    pub forwarded_requests: u64,
+    pub forwarded_responses: u64,
+    pub retransmissions_absorbed: u64,
+    pub retransmissions_sent: u64,
+    pub refused: u64,
+    pub stray_responses: u64,
+    pub timeouts: u64,
+}
+
+/// The proxy's state.
+pub struct Proxy {
+    pbx: Vec<SocketAddr>,
+    pbx_transport: TransportKind,
+    config: Config,
+    timers: Timers,
+    /// Our addresses, by transport.
+    listeners: Vec<(TransportKind, SocketAddr)>,
+    secret: RandomState,
+    tag_seed: u64,
+    servers: HashMap<ServerKey, ServerEntry>,
+    clients: HashMap<ClientKey, ClientEntry>,
+    timers_heap: BinaryHeap<Reverse<(Instant, TimerRef)>>,
+    flows: HashMap<FlowId, Flow>,
+    registrar: Registrar,
+    actions: VecDeque<Action>,
+    stats: Stats,
+}
+
+fn server_timer(k: &ServerKey) -> TimerRef {
+    TimerRef::Server(k.branch.clone(), k.sent_by.clone(), k.class as u8)
+}
+
+impl Proxy {
+    pub fn new(config: &Config) -> Proxy {
+        let secret = RandomState::new();
+        let tag_seed = secret.hash_one("tag-seed");
+        Proxy {
+            pbx: config.pbx.addrs.clone(),
+            pbx_transport: config.pbx.transport,
+            config: config.clone(),
+            timers: config.sip.timers(),
+            listeners: config
+                .listen
+                .iter()
+                .map(|l| (l.transport, l.addr))
+                .collect(),
+            secret,
+            tag_seed,
+            servers: HashMap::new(),
+            clients: HashMap::new(),
+            timers_heap: BinaryHeap::new(),
+            flows: HashMap::new(),
+            registrar: Registrar::default(),
+            actions: VecDeque::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn registrar(&self) -> &Registrar {
+        &self.registrar
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Live transactions (server, client).
+    pub fn transactions(&self) -> (usize, usize) {
+        (self.servers.len(), self.clients.len())
+    }
+
+    /// The next thing to do, if any.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// A message parsed from `flow`.
+    pub fn handle_message(&mut self, now: Instant, flow: Flow, msg: Message) {
+        self.flows.insert(flow.id, flow);
+        if msg.is_request() {
+            self.on_request(now, flow, msg);
+        } else {
+            self.on_response(now, flow, msg);
+        }
+    }
+
+    /// A connection closed (or a UDP flow was forgotten): its registrations
+    /// go. Returns the number of bindings removed.
+    pub fn handle_flow_closed(&mut self, flow: FlowId) -> usize {
+        self.flows.remove(&flow);
+        self.registrar.remove_flow(flow)
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(Reverse((at, r))) = self.timers_heap.peek() {
+            if self.timer_current(r) == Some(*at) {
+                return Some(*at);
+            }
+            self.timers_heap.pop();
+        }
+        None
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((at, _))) = self.timers_heap.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((at, r))) = self.timers_heap.pop() else {
+                break;
+            };
+            if self.timer_current(&r) != Some(at) {
+                continue;
+            }
+            match r {
+                TimerRef::Registrar => {
+                    self.registrar.expire(now);
+                    self.arm_registrar();
+                }
+                TimerRef::Server(branch, sent_by, class) => {
+                    let class = match class {
+                        0 => Class::Invite,
+                        1 => Class::Cancel,
+                        _ => Class::Other,
+                    };
+                    let key = ServerKey {
+                        branch,
+                        sent_by,
+                        class,
+                    };
+                    self.server_timeout(now, key);
+                }
+                TimerRef::Client(branch, cancel) => {
+                    self.client_timeout(now, ClientKey { branch, cancel })
+                }
+            }
+        }
+    }
+
+    fn timer_current(&self, r: &TimerRef) -> Option<Instant> {
+        match r {
+            TimerRef::Registrar => self.registrar.next_expiry(),
+            TimerRef::Server(b, s, c) => {
+                let class = match c {
+                    0 => Class::Invite,
+                    1 => Class::Cancel,
+                    _ => Class::Other,
+                };
+                self.servers
+                    .get(&ServerKey {
+                        branch: b.clone(),
+                        sent_by: s.clone(),
+                        class,
+                    })
+                    .and_then(|e| e.tx.poll_timeout())
+            }
+            TimerRef::Client(b, c) => self
+                .clients
+                .get(&ClientKey {
+                    branch: b.clone(),
+                    cancel: *c,
+                })
+                .and_then(|e| e.tx.poll_timeout()),
+        }
+    }
+
+    fn arm_server(&mut self, key: &ServerKey) {
+        if let Some(at) = self.servers.get(key).and_then(|e| e.tx.poll_timeout()) {
+            self.timers_heap.push(Reverse((at, server_timer(key))));
+        }
+    }
+
+    fn arm_client(&mut self, key: &ClientKey) {
+        if let Some(at) = self.clients.get(key).and_then(|e| e.tx.poll_timeout()) {
+            self.timers_heap.push(Reverse((
+                at,
+                TimerRef::Client(key.branch.clone(), key.cancel),
+            )));
+        }
+    }
+
+    fn arm_registrar(&mut self) {
+        if let Some(at) = self.registrar.next_expiry() {
+            self.timers_heap.push(Reverse((at, TimerRef::Registrar)));
+        }
+    }
+
+    fn server_timeout(&mut self, now: Instant, key: ServerKey) {
+        let Some(e) = self.servers.get_mut(&key) else {
+            return;
+        };
+        let out = e.tx.handle_timeout(now);
+        let flow = e.flow.id;
+        if let Some(Output::Retransmit(b)) = out {
+            self.stats.retransmissions_sent += 1;
+            self.actions.push_back(Action::Send {
+                dest: Dest::Flow(flow),
+                bytes: b,
+            });
+        }
+        if self.servers.get(&key).is_some_and(|e| e.tx.is_terminated()) {
+            self.servers.remove(&key);
+        } else {
+            self.arm_server(&key);
+        }
+    }
+
+    fn client_timeout(&mut self, now: Instant, key: ClientKey) {
+        let Some(e) = self.clients.get_mut(&key) else {
+            return;
+        };
+        match e.tx.handle_timeout(now) {
+            Some(Output::Retransmit(b)) => {
+                self.stats.retransmissions_sent += 1;
+                let dest = e.dest;
+                self.actions.push_back(Action::Send { dest, bytes: b });
+            }
+            Some(Output::Timeout) => {
+                self.stats.timeouts += 1;
+                // RFC 3261 §16.8: no answer downstream is a 408 upstream.
+                if let (false, Some(server)) = (key.cancel, e.server.clone()) {
+                    self.answer(
+                        now,
+                        &server,
+                        408,
+                        Some("Request Timeout: no answer from the next hop"),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if self.clients.get(&key).is_some_and(|e| e.tx.is_terminated()) {
+            self.clients.remove(&key);
+        } else {
+            self.arm_client(&key);
+        }
+    }
+
+    /// Sends a final (or provisional) response through a server transaction.
+    fn answer(&mut self, now: Instant, key: &ServerKey, code: u16, reason: Option<&str>) {
+        let Some(e) = self.servers.get_mut(key) else {
+            return;
+        };
+        let bytes = Bytes::from(build::response(
+            &e.request,
+            code,
+            &ResponseOpts {
+                reason,
+                tag_seed: self.tag_seed,
+                ..Default::default()
+            },
+        ));
+        if e.tx.send_response(now, code, bytes.clone()) {
+            let flow = e.flow.id;
+            self.actions.push_back(Action::Send {
+                dest: Dest::Flow(flow),
+                bytes,
+            });
+        }
+        self.arm_server(key);
+    }
+
+    /// A response outside any transaction (403, 483, 482, ...): sent once.
+    fn reply_stateless(
+        &mut self,
+        flow: &Flow,
+        req: &Message,
+        code: u16,
+        reason: &str,
+        headers: &[(&str, &str)],
+    ) {
+        self.stats.refused += 1;
+        if req.method() == Some(Method::Ack) {
+            return;
+        }
+        let bytes = build::response(
+            req,
+            code,
+            &ResponseOpts {
+                reason: Some(reason),
+                tag_seed: self.tag_seed,
+                headers,
+                ..Default::default()
+            },
+        );
+        self.actions.push_back(Action::Send {
+            dest: Dest::Flow(flow.id),
+            bytes: Bytes::from(bytes),
+        });
+    }
+
+    fn is_pbx(&self, ip: IpAddr) -> bool {
+        self.config.is_pbx(ip)
+    }
+
+    /// Our address for `transport` (the listener of that transport).
+    fn local_for(&self, transport: TransportKind) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|(t, _)| *t == transport)
+            .map(|(_, a)| *a)
+    }
+
+    fn is_ours(&self, uri: &Uri<'_>) -> bool {
+        let default = if uri.scheme == sip::header::Scheme::Sips {
+            5061
+        } else {
+            5060
+        };
+        let port = uri.port.unwrap_or(default);
+        let host = uri.host;
+        self.listeners.iter().any(|(_, a)| {
+            a.port() == port && {
+                let ip = a.ip().to_string();
+                host == ip.as_bytes()
+                    || (a.is_ipv6()
+                        && host.len() == ip.len() + 2
+                        && &host[1..host.len() - 1] == ip.as_bytes())
+            }
+        })
+    }
+
+    fn token_for(&self, flow: FlowId) -> String {
+        format!(
+            "f{flow:x}x{:08x}",
+            self.secret.hash_one(("flow", flow)) as u32
+        )
+    }
+
+    fn flow_from_token(&self, user: &[u8]) -> Option<FlowId> {
+        let s = std::str::from_utf8(user).ok()?.strip_prefix('f')?;
+        let (id, mac) = s.split_once('x')?;
+        let id = u64::from_str_radix(id, 16).ok()?;
+        (self.token_for(id).as_bytes() == user && mac.len() == 8).then_some(id)
+    }
+
+    /// Our URI on the interface for `transport`, carrying `token`.
+    fn our_uri(&self, transport: TransportKind, token: &str, extra: &str) -> Option<String> {
+        let a = self.local_for(transport)?;
+        let host = match a.ip() {
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        Some(format!(
+            "<sip:{token}@{host}:{};transport={};lr{extra}>",
+            a.port(),
+            transport.as_str()
+        ))
+    }
+
+    /// The branch for forwarding `req`: the same for its retransmissions and
+    /// for a CANCEL of it (RFC 3261 §16.6 step 8), so those find the same
+    /// client transaction. Its last eight hex digits are the loop hash
+    /// ([`Self::loop_hash`]).
+    fn branch_for(&self, req: &Message) -> String {
+        let mut h = self.secret.build_hasher();
+        match req
+            .top_via()
+            .ok()
+            .and_then(|v| v.has_rfc3261_branch().then_some(v))
+        {
+            Some(v) => {
+                v.branch.hash(&mut h);
+                v.host.hash(&mut h);
+                v.port.hash(&mut h);
+            }
+            None => {
+                // RFC 2543 peers: derive from what identifies the request.
+                req.call_id().hash(&mut h);
+                req.cseq().seq.hash(&mut h);
+                req.from_header().ok().and_then(|f| f.tag()).hash(&mut h);
+                req.request_uri_bytes().hash(&mut h);
+                req.get(HeaderName::Via).hash(&mut h);
+            }
+        }
+        format!(
+            "{BRANCH_PREFIX}{:016x}{:08x}",
+            h.finish(),
+            self.loop_hash(req)
+        )
+    }
+
+    /// What a request that comes back unchanged still has in common with
+    /// itself (RFC 3261 §16.3 step 4): Request-URI, From tag, Call-ID and
+    /// CSeq number — not the Vias, which every hop changes. A request that
+    /// spirals back with a new Request-URI is not a loop.
+    fn loop_hash(&self, req: &Message) -> u32 {
+        let mut h = self.secret.build_hasher();
+        "loop".hash(&mut h);
+        req.request_uri_bytes().hash(&mut h);
+        req.from_header().ok().and_then(|f| f.tag()).hash(&mut h);
+        req.call_id().hash(&mut h);
+        req.cseq().seq.hash(&mut h);
+        h.finish() as u32
+    }
+
+    /// Whether one of `req`'s Vias is ours with this request's loop hash.
+    fn is_loop(&self, req: &Message) -> bool {
+        let want = format!("{:08x}", self.loop_hash(req));
+        req.vias().flatten().any(|v| {
+            v.branch.is_some_and(|b| {
+                b.len() == BRANCH_PREFIX.len() + 24
+                    && b.starts_with(BRANCH_PREFIX.as_bytes())
+                    && b.ends_with(want.as_bytes())
+            }) && self
+                .listeners
+                .iter()
+                .any(|(_, a)| a.port() == v.port.unwrap_or(5060))
+        })
+    }
+
+    fn server_key(&self, req: &Message) -> Option<ServerKey> {
+        let via = req.top_via().ok()?;
+        let class = class_of(req.method());
+        let branch: Box<[u8]> = if via.has_rfc3261_branch() {
+            via.branch.unwrap_or_default().into()
+        } else {
+            self.branch_for(req).into_bytes().into()
+        };
+        let mut sent_by = via.host.to_vec();
+        if let Some(p) = via.port {
+            let _ = write!(Vec8(&mut sent_by), ":{p}");
+        }
+        Some(ServerKey {
+            branch,
+            sent_by: sent_by.into(),
+            class,
+        })
+    }
+
+    fn on_request(&mut self, now: Instant, flow: Flow, req: Message) {
+        let from_pbx = self.is_pbx(flow.remote.ip());
+        let side = if from_pbx { Side::Core } else { Side::Access };
+        if flow.side == Side::Core && !from_pbx {
+            self.reply_stateless(
+                &flow,
+                &req,
+                403,
+                "Forbidden: not a configured PBX address",
+                &[],
+            );
+            return;
+        }
+        let Some(key) = self.server_key(&req) else {
+            self.reply_stateless(&flow, &req, 400, "Bad Request: malformed top Via", &[]);
+            return;
+        };
+        let method = req.method();
+        if method == Some(Method::Ack) {
+            if let Some(e) = self.servers.get_mut(&key) {
+                if e.tx.on_ack(now) {
+                    self.stats.retransmissions_absorbed += 1;
+                    self.arm_server(&key);
+                    return;
+                }
+            }
+            // The ACK for a 2xx is end to end: route it like any in-dialog
+            // request, without a transaction.
+            self.forward_request(now, flow, side, req, None);
+            return;
+        }
+        if let Some(e) = self.servers.get(&key) {
+            self.stats.retransmissions_absorbed += 1;
+            if let Some(last) = e.tx.on_request_retransmission() {
+                let dest = Dest::Flow(e.flow.id);
+                self.actions.push_back(Action::Send { dest, bytes: last });
+            }
+            return;
+        }
+        if method == Some(Method::Cancel) {
+            self.on_cancel(now, flow, side, req, key);
+            return;
+        }
+        // Keep-alive pings addressed to the edge itself.
+        if method == Some(Method::Options)
+            && req.get(HeaderName::Route).is_none()
+            && req
+                .request_uri()
+                .is_ok_and(|u| self.is_ours(&u) && u.user.is_none())
+        {
+            self.reply_stateless(&flow, &req, 200, "OK", &[("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, PRACK, REFER, NOTIFY, SUBSCRIBE, MESSAGE")]);
+            self.stats.refused -= 1;
+            return;
+        }
+        if req.max_forwards() == Some(0) {
+            self.reply_stateless(&flow, &req, 483, "Too Many Hops", &[]);
+            return;
+        }
+        let kind = if method == Some(Method::Invite) {
+            Kind::Invite
+        } else {
+            Kind::NonInvite
+        };
+        let mut stx = ServerTx::new(kind, flow.transport.is_reliable(), self.timers);
+        if kind == Kind::Invite {
+            // RFC 3261 §16.2: a stateful proxy answers an INVITE with 100
+            // at once, which stops the upstream retransmitting.
+            let trying = Bytes::from(build::response(&req, 100, &ResponseOpts::default()));
+            stx.send_response(now, 100, trying.clone());
+            self.actions.push_back(Action::Send {
+                dest: Dest::Flow(flow.id),
+                bytes: trying,
+            });
+        }
+        self.servers.insert(
+            key.clone(),
+            ServerEntry {
+                tx: stx,
+                flow,
+                side,
+                request: req.clone(),
+                client: None,
+                agent_flow: None,
+            },
+        );
+        self.forward_request(now, flow, side, req, Some(key.clone()));
+        self.arm_server(&key);
+        if self.servers.get(&key).is_some_and(|e| e.tx.is_terminated()) {
+            self.servers.remove(&key);
+        }
+    }
+
+    /// Routes and sends `req`; with a server transaction `skey`, opens the
+    /// client transaction for it, else sends it statelessly (2xx ACK).
+    fn forward_request(
+        &mut self,
+        now: Instant,
+        flow: Flow,
+        side: Side,
+        req: Message,
+        skey: Option<ServerKey>,
+    ) {
+        // Our own Route entries on top: pop them, learn the flow token.
+        let mut pops = 0;
+        let mut token_flow = None;
+        for r in req.routes(HeaderName::Route) {
+            let Ok(r) = r else { break };
+            if !self.is_ours(&r.uri) {
+                break;
+            }
+            pops += 1;
+            if let Some(f) = r.uri.user.and_then(|u| self.flow_from_token(u)) {
+                token_flow = Some(f);
+            }
+        }
+        let method = req.method();
+        let initial = req.to_header().ok().and_then(|t| t.tag()).is_none();
+        let (dest, agent_flow, out_transport) = match side {
+            Side::Access => {
+                let Some(&pbx) = self.pbx.first() else { return };
+                (
+                    Dest::Addr(self.pbx_transport, pbx),
+                    Some(flow.id),
+                    self.pbx_transport,
+                )
+            }
+            Side::Core => {
+                let target = match token_flow {
+                    Some(f) => Some(f),
+                    None => req
+                        .request_uri()
+                        .ok()
+                        .and_then(|u| self.registrar.lookup(&u).map(|b| b.flow)),
+                };
+                match target.and_then(|f| self.flows.get(&f).copied()) {
+                    Some(agent) => (Dest::Flow(agent.id), Some(agent.id), agent.transport),
+                    None => {
+                        if let Some(k) = skey {
+                            let (code, reason) = if token_flow.is_some() {
+                                (430, "Flow Failed")
+                            } else {
+                                (
+                                    480,
+                                    "Temporarily Unavailable: no registered device for this URI",
+                                )
+                            };
+                            self.stats.refused += 1;
+                            self.answer(now, &k, code, Some(reason));
+                        }
+                        return;
+                    }
+                }
+            }
+        };
+        let branch = self.branch_for(&req);
+        if self.is_loop(&req) {
+            if let Some(k) = skey {
+                self.stats.refused += 1;
+                self.answer(now, &k, 482, Some("Loop Detected"));
+            }
+            return;
+        }
+        let Some(local) = self
+            .local_for(out_transport)
+            .or_else(|| self.listeners.first().map(|l| l.1))
+        else {
+            return;
+        };
+        let host = match local.ip() {
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        let via = format!(
+            "SIP/2.0/{} {host}:{};branch={branch};rport",
+            out_transport.as_str().to_ascii_uppercase(),
+            local.port()
+        );
+        let token = agent_flow.map(|f| self.token_for(f)).unwrap_or_default();
+        let mut rr: Vec<String> = Vec::new();
+        let dialog_creating = matches!(
+            method,
+            Some(Method::Invite | Method::Subscribe | Method::Refer | Method::Notify)
+        );
+        if initial && dialog_creating {
+            // Double Record-Route (RFC 5658) when the two sides use different
+            // transports or addresses: the entry facing the next hop on top.
+            let inbound = self.our_uri(flow.transport, &token, "");
+            let outbound = self.our_uri(out_transport, &token, "");
+            match (outbound, inbound) {
+                (Some(o), Some(i)) if o != i => rr.extend([o, i]),
+                (Some(o), _) => rr.push(o),
+                (None, Some(i)) => rr.push(i),
+                (None, None) => {}
+            }
+        }
+        let mut add: Vec<(&str, &[u8])> = Vec::new();
+        let path;
+        if method == Some(Method::Register) && side == Side::Access {
+            // RFC 3327/5626: the PBX reaches this device through us, over this flow.
+            path = self
+                .our_uri(self.pbx_transport, &token, ";ob")
+                .unwrap_or_default();
+            add.push(("Path", path.as_bytes()));
+        }
+        let rr_refs: Vec<&[u8]> = rr.iter().map(|s| s.as_bytes()).collect();
+        let source = (!flow.transport.is_reliable() || side == Side::Access)
+            .then_some((flow.remote.ip(), flow.remote.port()));
+        let bytes = Bytes::from(build::serialize(
+            &req,
+            &Edits {
+                push_via: Some(via.as_bytes()),
+                top_via_source: source,
+                record_route: &rr_refs,
+                pop_routes: pops,
+                max_forwards: MaxForwards::Decrement,
+                add: &add,
+                ..Default::default()
+            },
+        ));
+        self.stats.forwarded_requests += 1;
+        self.actions.push_back(Action::Forwarded {
+            side,
+            agent_flow,
+            msg: Box::new(req.clone()),
+        });
+        self.actions.push_back(Action::Send {
+            dest,
+            bytes: bytes.clone(),
+        });
+        let Some(skey) = skey else { return };
+        let Ok(sent) = sip::parse(bytes.clone()) else {
+            return;
+        };
+        let kind = if method == Some(Method::Invite) {
+            Kind::Invite
+        } else {
+            Kind::NonInvite
+        };
+        let reliable = match dest {
+            Dest::Flow(f) => self
+                .flows
+                .get(&f)
+                .is_some_and(|f| f.transport.is_reliable()),
+            Dest::Addr(t, _) => t.is_reliable(),
+        };
+        let ckey = ClientKey {
+            branch: branch.into_bytes().into(),
+            cancel: false,
+        };
+        let ctx = ClientTx::new(kind, bytes, reliable, now, self.timers);
+        self.clients.insert(
+            ckey.clone(),
+            ClientEntry {
+                tx: ctx,
+                server: Some(skey.clone()),
+                dest,
+                sent,
+            },
+        );
+        if let Some(e) = self.servers.get_mut(&skey) {
+            e.client = Some(ckey.clone());
+            e.agent_flow = agent_flow;
+        }
+        self.arm_client(&ckey);
+    }
+
+    fn on_cancel(&mut self, now: Instant, flow: Flow, side: Side, req: Message, key: ServerKey) {
+        let invite_key = ServerKey {
+            class: Class::Invite,
+            ..key.clone()
+        };
+        let found = self
+            .servers
+            .get(&invite_key)
+            .map(|e| (e.tx.state(), e.client.clone()));
+        let mut stx = ServerTx::new(Kind::NonInvite, flow.transport.is_reliable(), self.timers);
+        let (code, reason) = if found.is_some() {
+            (200, "OK")
+        } else {
+            (481, "Call/Transaction Does Not Exist")
+        };
+        let resp = Bytes::from(build::response(
+            &req,
+            code,
+            &ResponseOpts {
+                reason: Some(reason),
+                tag_seed: self.tag_seed,
+                ..Default::default()
+            },
+        ));
+        stx.send_response(now, code, resp.clone());
+        self.actions.push_back(Action::Send {
+            dest: Dest::Flow(flow.id),
+            bytes: resp,
+        });
+        self.servers.insert(
+            key.clone(),
+            ServerEntry {
+                tx: stx,
+                flow,
+                side,
+                request: req.clone(),
+                client: None,
+                agent_flow: None,
+            },
+        );
+        self.arm_server(&key);
+        let Some((ServerState::Proceeding, Some(ckey))) = found else {
+            return;
+        };
+        let Some(c) = self.clients.get(&ckey) else {
+            return;
+        };
+        if !matches!(c.tx.state(), ClientState::Calling | ClientState::Proceeding) {
+            return;
+        }
+        // CANCEL is hop by hop (RFC 3261 §16.10): our own, for our INVITE.
+        let cancel = Bytes::from(build::cancel_for(&c.sent));
+        let dest = c.dest;
+        let agent_flow = self.servers.get(&invite_key).and_then(|e| e.agent_flow);
+        let Ok(sent) = sip::parse(cancel.clone()) else {
+            return;
+        };
+        let reliable = match dest {
+            Dest::Flow(f) => self
+                .flows
+                .get(&f)
+                .is_some_and(|f| f.transport.is_reliable()),
+            Dest::Addr(t, _) => t.is_reliable(),
+        };
+        let cancel_key = ClientKey {
+            branch: ckey.branch.clone(),
+            cancel: true,
+        };
+        let ctx = ClientTx::new(Kind::NonInvite, cancel.clone(), reliable, now, self.timers);
+        self.clients.insert(
+            cancel_key.clone(),
+            ClientEntry {
+                tx: ctx,
+                server: None,
+                dest,
+                sent,
+            },
+        );
+        self.actions.push_back(Action::Forwarded {
+            side,
+            agent_flow,
+            msg: Box::new(req),
+        });
+        self.actions.push_back(Action::Send {
+            dest,
+            bytes: cancel,
+        });
+        self.arm_client(&cancel_key);
+    }
+
+    fn on_response(&mut self, now: Instant, flow: Flow, resp: Message) {
+        let from_pbx = self.is_pbx(flow.remote.ip());
+        let Ok(via) = resp.top_via() else {
+            self.stats.stray_responses += 1;
+            return;
+        };
+        let cancel = resp.cseq().method() == Method::Cancel;
+        let ckey = ClientKey {
+            branch: via.branch.unwrap_or_default().into(),
+            cancel,
+        };
+        let Some(c) = self.clients.get_mut(&ckey) else {
+            self.stats.stray_responses += 1;
+            return;
+        };
+        // A response must come back from where the request went.
+        let expected = match c.dest {
+            Dest::Flow(f) => f == flow.id,
+            Dest::Addr(_, _) => from_pbx,
+        };
+        if !expected {
+            self.stats.stray_responses += 1;
+            return;
+        }
+        let code = resp.status().unwrap_or(500);
+        let sent = &c.sent;
+        let rx = c.tx.on_response(now, code, || {
+            Bytes::from(build::ack_for_non_2xx(sent, &resp))
+        });
+        let dest = c.dest;
+        let server = c.server.clone();
+        if let Some(ack) = rx.ack {
+            self.actions.push_back(Action::Send { dest, bytes: ack });
+        }
+        self.arm_client(&ckey);
+        if !rx.forward || cancel {
+            if !rx.forward {
+                self.stats.retransmissions_absorbed += 1;
+            }
+            return;
+        }
+        let Some(skey) = server else { return };
+        let Some(s) = self.servers.get_mut(&skey) else {
+            return;
+        };
+        if code == 200 && s.request.method() == Some(Method::Register) && s.side == Side::Access {
+            let (req, f) = (s.request.clone(), s.flow);
+            self.registrar
+                .on_register_ok(now, &req, &resp, f.id, f.transport);
+            self.arm_registrar();
+        }
+        let Some(s) = self.servers.get_mut(&skey) else {
+            return;
+        };
+        let bytes = Bytes::from(build::serialize(
+            &resp,
+            &Edits {
+                pop_via: true,
+                ..Default::default()
+            },
+        ));
+        if s.tx.send_response(now, code, bytes.clone()) {
+            let (to, side, agent_flow) = (
+                s.flow.id,
+                if from_pbx { Side::Core } else { Side::Access },
+                s.agent_flow,
+            );
+            self.stats.forwarded_responses += 1;
+            self.actions.push_back(Action::Forwarded {
+                side,
+                agent_flow,
+                msg: Box::new(resp),
+            });
+            self.actions.push_back(Action::Send {
+                dest: Dest::Flow(to),
+                bytes,
+            });
+        }
+        self.arm_server(&skey);
+        if self
+            .servers
+            .get(&skey)
+            .is_some_and(|e| e.tx.is_terminated())
+        {
+            self.servers.remove(&skey);
+        }
+    }
+}
+
+/// `fmt::Write` into a byte vector.
+struct Vec8<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for Vec8<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Parses a Route-like value (for tests and the driver's diagnostics).
+pub fn parse_route(v: &[u8]) -> Option<NameAddr<'_>> {
+    NameAddr::parse(v, HeaderName::Route).ok()
+}
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;
