@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The one command that runs every check of sipedge, on a fresh machine too:
+#   installs the test peers it needs (sipp) when missing, then runs
 #   formatting, clippy (-D warnings), every test (unit, the integration-test
-#   binary with the RFC 4475/5118 torture messages and the fuzz-corpus
-#   replay), then a short run of each fuzz target when cargo-fuzz can run.
+#   binary with the RFC 4475/5118 torture messages, real calls through
+#   `sipedge run` with sipp, and the fuzz-corpus replay), then a short run
+#   of each fuzz target when cargo-fuzz can run. Test processes use free
+#   loopback ports and are stopped by PID.
 #
 # Environment:
 #   FUZZ_SECONDS  seconds per fuzz target (default 15; 0 skips fuzzing)
@@ -17,6 +20,16 @@ log="$(mktemp -t sipedge-test.XXXXXX)"
 trap 'rm -f "$log"' EXIT
 
 step() { printf '\n== %s\n' "$*"; }
+
+# Test peers from Debian's packages, installed when missing.
+need_pkg() { # command package
+  command -v "$1" >/dev/null 2>&1 && return 0
+  step "installing $2 (apt-get)"
+  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
+}
+need_pkg sipp sip-tester
 
 if [ ! -d ../shared/conformance/torture ]; then
   echo "note: ../shared/conformance/torture is absent: the RFC 4475/5118 torture tests will report SKIPPED"

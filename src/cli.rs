@@ -37,6 +37,12 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run the edge proxy.
+    Run {
+        /// The TOML configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Validate a configuration file without binding anything.
     ///
     /// Exit status 0 when valid, 1 with the file, line, key and what is wrong
@@ -54,6 +60,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Parse { stream, files } => parse_cmd(stream, &files),
+        Command::Run { config } => run_cmd(&config),
         Command::CheckConfig { file } => match crate::config::Config::load(&file) {
             Ok(c) => {
                 let listeners: Vec<String> = c
@@ -177,5 +184,53 @@ fn parse_stream(mut buf: Bytes, limits: &Limits, lines: &mut Vec<serde_json::Val
                 return true;
             }
         }
+    }
+}
+
+fn run_cmd(path: &std::path::Path) -> ExitCode {
+    let config = match crate::config::Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .with_max_level(tracing::Level::INFO)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("sipedge: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(crate::server::run(config, shutdown_signal()));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sipedge: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
     }
 }

@@ -131,8 +131,9 @@ pub struct Pbx {
     pub addrs: Vec<SocketAddr>,
     #[serde(default = "default_pbx_transport")]
     pub transport: TransportKind,
-    /// Extra source networks trusted as the PBX (e.g. a cluster's other
-    /// nodes), as CIDR: `"192.0.2.0/28"`.
+    /// Source networks trusted as the PBX from any port (a PBX that opens
+    /// its own TCP connections, a cluster's other nodes), as CIDR:
+    /// `"192.0.2.0/28"`. Without it only `addrs` (IP and port) count.
     #[serde(default)]
     pub trusted: Vec<Cidr>,
 }
@@ -419,10 +420,12 @@ impl Config {
         Ok(())
     }
 
-    /// Whether `ip` is the PBX (one of its addresses or a trusted network).
-    pub fn is_pbx(&self, ip: IpAddr) -> bool {
-        self.pbx.addrs.iter().any(|a| a.ip() == ip)
-            || self.pbx.trusted.iter().any(|n| n.contains(ip))
+    /// Whether a message from `source` comes from the PBX: one of its
+    /// addresses exactly (IP and port, so a PBX and phones can share a host),
+    /// or any port of a `trusted` network (a PBX that opens its own TCP
+    /// connections uses ephemeral ports: list it there).
+    pub fn is_pbx(&self, source: SocketAddr) -> bool {
+        self.pbx.addrs.contains(&source) || self.pbx.trusted.iter().any(|n| n.contains(source.ip()))
     }
 }
 
@@ -546,8 +549,13 @@ mod tests {
             Config::from_toml(&MIN.replace("[pbx]\n", "[pbx]\ntrusted = [\"198.51.100.0/24\"]\n"))
                 .unwrap();
         assert!(
-            c.is_pbx("127.0.0.1".parse().unwrap()) && c.is_pbx("198.51.100.7".parse().unwrap())
+            c.is_pbx("127.0.0.1:5080".parse().unwrap())
+                && c.is_pbx("198.51.100.7:40000".parse().unwrap())
         );
-        assert!(!c.is_pbx("127.0.0.2".parse().unwrap()));
+        assert!(
+            !c.is_pbx("127.0.0.1:5060".parse().unwrap()),
+            "same host, another port: not the PBX"
+        );
+        assert!(!c.is_pbx("127.0.0.2:5080".parse().unwrap()));
     }
 }

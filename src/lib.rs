@@ -10,10 +10,16 @@
 //!   header views, stream framing, response/forward builders, SDP sniff.
 //! - [`inspect`]: the JSON rendering of a parsed message behind
 //!   `sipedge parse` (the operator's debugging tool).
+//! - [`config`]: the TOML configuration, validated, with errors that name
+//!   file, line and key.
+//! - [`proxy`]: sans-IO proxy rules — transactions (RFC 3261 §17), routing
+//!   between agents and the PBX, registrations.
+//! - [`transport`]: UDP and TCP sockets; flows.
+//! - [`server`]: wiring listeners to the proxy; `sipedge run`.
 //! - [`cli`]: the command line.
 //!
-//! The proxy (`proxy`), call core (`call`), transports, outbox, sinks and
-//! admin API described in ARCHITECTURE.md are built on top of [`sip`].
+//! The call core, outbox, sinks and admin API described in ARCHITECTURE.md
+//! come next, on top of these.
 // `unsafe` is denied everywhere but the one SSE2 load of the parser's block
 // scanner (`sip::parse::block_mask`), which says why it is sound.
 #![deny(unsafe_code)]
@@ -22,4 +28,6 @@ pub mod cli;
 pub mod config;
 pub mod inspect;
 pub mod proxy;
+pub mod server;
 pub mod sip;
+pub mod transport;

@@ -433,8 +433,8 @@ impl Proxy {
         });
     }
 
-    fn is_pbx(&self, ip: IpAddr) -> bool {
-        self.config.is_pbx(ip)
+    fn is_pbx(&self, source: SocketAddr) -> bool {
+        self.config.is_pbx(source)
     }
 
     /// Our address for `transport` (the listener of that transport).
@@ -573,7 +573,7 @@ impl Proxy {
     }
 
     fn on_request(&mut self, now: Instant, flow: Flow, req: Message) {
-        let from_pbx = self.is_pbx(flow.remote.ip());
+        let from_pbx = self.is_pbx(flow.remote);
         let side = if from_pbx { Side::Core } else { Side::Access };
         if flow.side == Side::Core && !from_pbx {
             self.reply_stateless(
@@ -929,7 +929,7 @@ impl Proxy {
     }
 
     fn on_response(&mut self, now: Instant, flow: Flow, resp: Message) {
-        let from_pbx = self.is_pbx(flow.remote.ip());
+        let from_pbx = self.is_pbx(flow.remote);
         let Ok(via) = resp.top_via() else {
             self.stats.stray_responses += 1;
             return;

@@ -4,6 +4,8 @@
 mod alloc_count;
 mod cli_parse;
 mod conformance;
+mod daemon;
 mod fuzz_replay;
 mod parser;
+mod proxy_sipp;
 mod support;

@@ -1,0 +1,218 @@
+//! Wiring: listeners → proxy → sends. `run` binds every `[[listen]]`,
+//! starts the transports, runs the proxy loop (messages, flow events and its
+//! timers) and returns when `shutdown` completes.
+//!
+//! One proxy task owns all transactions and registrations today. Sharding by
+//! Call-ID across cores needs the registrations shared between shards (an
+//! INVITE from the PBX carries a different Call-ID than the REGISTER it
+//! routes by); that comes with the call core.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::config::{Config, TransportKind};
+use crate::proxy::{Action, Dest, FlowId, Proxy};
+use crate::transport::{self, Event, Flows};
+
+/// Messages waiting for the proxy before transports wait.
+const EVENT_QUEUE: usize = 8192;
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot bind {transport} {addr}: {source}")]
+    Bind {
+        transport: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("transport {0} is not available yet; use udp or tcp")]
+    Unsupported(&'static str),
+}
+
+/// Counters shared by transports and the proxy loop (exported as metrics
+/// once the metrics endpoint exists).
+#[derive(Debug, Default)]
+pub struct Counters {
+    parse_errors: Mutex<HashMap<&'static str, u64>>,
+}
+
+impl Counters {
+    pub fn parse_error(&self, kind: &'static str) {
+        *self
+            .parse_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(kind)
+            .or_default() += 1;
+    }
+
+    pub fn parse_errors(&self) -> HashMap<&'static str, u64> {
+        self.parse_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Binds everything, then serves until `shutdown` completes.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    let flows = Arc::new(Flows::new());
+    let counters = Arc::new(Counters::default());
+    let limits = config.sip.limits();
+    let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+    let mut udp: Vec<Arc<UdpSocket>> = Vec::new();
+    for l in &config.listen {
+        match l.transport {
+            TransportKind::Udp => {
+                let s = UdpSocket::bind(l.addr)
+                    .await
+                    .map_err(|source| Error::Bind {
+                        transport: "udp",
+                        addr: l.addr,
+                        source,
+                    })?;
+                let s = Arc::new(s);
+                udp.push(s.clone());
+                tokio::spawn(transport::udp::serve(
+                    s,
+                    l.side,
+                    flows.clone(),
+                    events_tx.clone(),
+                    limits,
+                    counters.clone(),
+                ));
+            }
+            TransportKind::Tcp => {
+                let s = TcpListener::bind(l.addr)
+                    .await
+                    .map_err(|source| Error::Bind {
+                        transport: "tcp",
+                        addr: l.addr,
+                        source,
+                    })?;
+                tokio::spawn(transport::tcp::serve(
+                    s,
+                    l.side,
+                    flows.clone(),
+                    events_tx.clone(),
+                    limits,
+                    counters.clone(),
+                ));
+            }
+            other => return Err(Error::Unsupported(other.as_str())),
+        }
+        info!(transport = l.transport.as_str(), addr = %l.addr, side = ?l.side, "Listening.");
+    }
+    let out = Outbound {
+        flows,
+        udp,
+        pbx_tcp: HashMap::new(),
+        events: events_tx,
+        limits,
+        counters,
+    };
+    let proxy = Proxy::new(&config);
+    tokio::select! {
+        () = proxy_loop(proxy, events_rx, out) => {}
+        () = shutdown => info!("Shutting down."),
+    }
+    Ok(())
+}
+
+async fn proxy_loop(mut proxy: Proxy, mut events: mpsc::Receiver<Event>, mut out: Outbound) {
+    loop {
+        let deadline = proxy.poll_timeout();
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Some(Event::Message(flow, msg)) => proxy.handle_message(Instant::now(), flow, *msg),
+                Some(Event::Closed(id)) => {
+                    let gone = proxy.handle_flow_closed(id);
+                    out.pbx_tcp.retain(|_, f| *f != id);
+                    debug!(flow = id, bindings = gone, "Flow closed.");
+                }
+                None => return,
+            },
+            () = sleep_until(deadline) => proxy.handle_timeout(Instant::now()),
+        }
+        while let Some(a) = proxy.poll_action() {
+            out.perform(a).await;
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends what the proxy decided.
+struct Outbound {
+    flows: Arc<Flows>,
+    udp: Vec<Arc<UdpSocket>>,
+    /// Connections we opened to the PBX, by address.
+    pbx_tcp: HashMap<SocketAddr, FlowId>,
+    events: mpsc::Sender<Event>,
+    limits: crate::sip::Limits,
+    counters: Arc<Counters>,
+}
+
+impl Outbound {
+    async fn perform(&mut self, action: Action) {
+        let Action::Send { dest, bytes } = action else {
+            // Forwarded messages are for the call core, which is not wired yet.
+            return;
+        };
+        let result = match dest {
+            Dest::Flow(id) => self.flows.send(id, bytes).map_err(|e| e.to_string()),
+            Dest::Addr(TransportKind::Udp, addr) => self.send_udp(addr, bytes),
+            Dest::Addr(TransportKind::Tcp, addr) => self.send_tcp(addr, bytes).await,
+            Dest::Addr(t, _) => Err(format!("no {} client transport", t.as_str())),
+        };
+        if let Err(e) = result {
+            warn!(?dest, error = %e, "Send failed.");
+        }
+    }
+
+    fn send_udp(&self, addr: SocketAddr, bytes: Bytes) -> Result<(), String> {
+        let socket = self
+            .udp
+            .iter()
+            .find(|s| s.local_addr().is_ok_and(|l| l.is_ipv4() == addr.is_ipv4()))
+            .ok_or("no UDP listener of this address family")?;
+        socket
+            .try_send_to(&bytes, addr)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn send_tcp(&mut self, addr: SocketAddr, bytes: Bytes) -> Result<(), String> {
+        let id = match self.pbx_tcp.get(&addr) {
+            Some(&id) => id,
+            None => {
+                let id = transport::tcp::connect(
+                    addr,
+                    self.flows.clone(),
+                    self.events.clone(),
+                    self.limits,
+                    self.counters.clone(),
+                )
+                .await
+                .map_err(|e| format!("connect {addr}: {e}"))?;
+                self.pbx_tcp.insert(addr, id);
+                id
+            }
+        };
+        self.flows.send(id, bytes).map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,113 @@
+//! Sockets: the only code in sipedge that touches the network.
+//!
+//! Each TCP connection, and each remote address of a UDP listener, is a
+//! *flow* with a [`FlowId`]. Transports frame and parse what arrives and hand
+//! `(Flow, Message)` to the proxy as [`Event`]s; the driver sends what the
+//! proxy returns through [`Flows`]. A closed connection becomes
+//! [`Event::Closed`], which is how the proxy (and, later, the call core)
+//! learns an agent's device is gone.
+
+pub mod tcp;
+pub mod udp;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use crate::proxy::{Flow, FlowId};
+use crate::sip::Message;
+
+/// What transports tell the proxy.
+#[derive(Debug)]
+pub enum Event {
+    Message(Flow, Box<Message>),
+    Closed(FlowId),
+}
+
+/// How to reach a flow.
+#[derive(Debug, Clone)]
+enum Handle {
+    Udp {
+        socket: Arc<UdpSocket>,
+        remote: SocketAddr,
+    },
+    Stream {
+        tx: mpsc::Sender<Bytes>,
+    },
+}
+
+/// Why a send did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("the flow is closed")]
+    Closed,
+    #[error("the flow's send queue is full")]
+    Full,
+    #[error("the datagram could not be sent")]
+    Datagram,
+}
+
+/// The live flows and how to write to them.
+#[derive(Debug, Default)]
+pub struct Flows {
+    next: AtomicU64,
+    table: Mutex<HashMap<FlowId, Handle>>,
+}
+
+impl Flows {
+    pub fn new() -> Flows {
+        Flows {
+            next: AtomicU64::new(1),
+            table: Mutex::default(),
+        }
+    }
+
+    pub fn next_id(&self) -> FlowId {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<FlowId, Handle>> {
+        // A panic elsewhere while holding the lock leaves a usable map.
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn insert_udp(&self, id: FlowId, socket: Arc<UdpSocket>, remote: SocketAddr) {
+        self.table().insert(id, Handle::Udp { socket, remote });
+    }
+
+    pub(crate) fn insert_stream(&self, id: FlowId, tx: mpsc::Sender<Bytes>) {
+        self.table().insert(id, Handle::Stream { tx });
+    }
+
+    pub(crate) fn remove(&self, id: FlowId) {
+        self.table().remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.table().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sends `bytes` over flow `id` without waiting for the socket.
+    pub fn send(&self, id: FlowId, bytes: Bytes) -> Result<(), SendError> {
+        let handle = self.table().get(&id).cloned().ok_or(SendError::Closed)?;
+        match handle {
+            Handle::Udp { socket, remote } => match socket.try_send_to(&bytes, remote) {
+                Ok(_) => Ok(()),
+                Err(_) => Err(SendError::Datagram),
+            },
+            Handle::Stream { tx } => tx.try_send(bytes).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => SendError::Full,
+                mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+            }),
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! TCP: an accept loop per listener and a task per connection, framing the
+//! byte stream (Content-Length, RFC 5626 CRLF keep-alives).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tracing::debug;
+
+use super::{Event, Flows};
+use crate::config::{Side, TransportKind};
+use crate::proxy::{Flow, FlowId};
+use crate::sip::{self, Framing, Limits, stream};
+
+/// Messages queued for one connection's writer before sends are refused.
+const SEND_QUEUE: usize = 256;
+
+pub async fn serve(
+    listener: TcpListener,
+    side: Side,
+    flows: Arc<Flows>,
+    events: mpsc::Sender<Event>,
+    limits: Limits,
+    counters: Arc<crate::server::Counters>,
+) {
+    loop {
+        let Ok((stream, remote)) = listener.accept().await else {
+            continue;
+        };
+        let Ok(local) = stream.local_addr() else {
+            continue;
+        };
+        let id = flows.next_id();
+        let flow = Flow {
+            id,
+            transport: TransportKind::Tcp,
+            local,
+            remote,
+            side,
+        };
+        tokio::spawn(connection(
+            stream,
+            flow,
+            flows.clone(),
+            events.clone(),
+            limits,
+            counters.clone(),
+        ));
+    }
+}
+
+/// Opens an outbound connection (to the PBX) and serves it like an accepted
+/// one. Returns the flow id once the connection is up.
+pub async fn connect(
+    remote: SocketAddr,
+    flows: Arc<Flows>,
+    events: mpsc::Sender<Event>,
+    limits: Limits,
+    counters: Arc<crate::server::Counters>,
+) -> std::io::Result<FlowId> {
+    let stream = TcpStream::connect(remote).await?;
+    let local = stream.local_addr()?;
+    let id = flows.next_id();
+    let flow = Flow {
+        id,
+        transport: TransportKind::Tcp,
+        local,
+        remote,
+        side: Side::Core,
+    };
+    // Register before spawning so the caller can send at once.
+    let (tx, rx) = mpsc::channel(SEND_QUEUE);
+    flows.insert_stream(id, tx);
+    tokio::spawn(run(stream, flow, rx, flows, events, limits, counters));
+    Ok(id)
+}
+
+async fn connection(
+    stream: TcpStream,
+    flow: Flow,
+    flows: Arc<Flows>,
+    events: mpsc::Sender<Event>,
+    limits: Limits,
+    counters: Arc<crate::server::Counters>,
+) {
+    let (tx, rx) = mpsc::channel(SEND_QUEUE);
+    flows.insert_stream(flow.id, tx);
+    run(stream, flow, rx, flows, events, limits, counters).await;
+}
+
+async fn run(
+    stream: TcpStream,
+    flow: Flow,
+    mut outgoing: mpsc::Receiver<Bytes>,
+    flows: Arc<Flows>,
+    events: mpsc::Sender<Event>,
+    limits: Limits,
+    counters: Arc<crate::server::Counters>,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        while let Some(b) = outgoing.recv().await {
+            if wr.write_all(&b).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf = BytesMut::with_capacity(8192);
+    'conn: loop {
+        loop {
+            match stream::next_frame(&buf, &limits) {
+                Ok(stream::Frame::NeedMore) => break,
+                Ok(stream::Frame::Ping) => {
+                    buf.advance(4);
+                    let _ = flows.send(flow.id, Bytes::from_static(b"\r\n"));
+                }
+                Ok(stream::Frame::Pong) => buf.advance(2),
+                Ok(stream::Frame::Message { len }) => {
+                    let bytes = buf.split_to(len).freeze();
+                    match sip::parse_with(bytes, Framing::Stream, &limits) {
+                        Ok(m) => {
+                            if events
+                                .send(Event::Message(flow, Box::new(m)))
+                                .await
+                                .is_err()
+                            {
+                                break 'conn;
+                            }
+                        }
+                        Err(e) => {
+                            counters.parse_error(e.kind.name());
+                            debug!(flow = flow.id, error = %e, "Unparseable message dropped.");
+                        }
+                    }
+                }
+                Err(e) => {
+                    // The stream can no longer be trusted to be framed.
+                    counters.parse_error(e.kind.name());
+                    debug!(flow = flow.id, remote = %flow.remote, error = %e, "Stream desynchronised; closing.");
+                    break 'conn;
+                }
+            }
+        }
+        match rd.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    flows.remove(flow.id);
+    writer.abort();
+    let _ = events.send(Event::Closed(flow.id)).await;
+}

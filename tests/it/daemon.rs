@@ -1,0 +1,201 @@
+//! Test processes: sipedge started from its binary with a config of the
+//! test's, sipp as phones and PBX, on free loopback ports. Every wait is on
+//! a condition with a bound; every process is stopped by its PID.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// A loopback port free for both UDP and TCP right now.
+pub fn free_port() -> u16 {
+    for _ in 0..100 {
+        let Ok(udp) = UdpSocket::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(addr) = udp.local_addr() else { continue };
+        if TcpListener::bind(addr).is_ok() {
+            return addr.port();
+        }
+    }
+    panic!("no free loopback port");
+}
+
+/// A scratch directory for one test, removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("sipedge-it-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A running `sipedge run`.
+/// Its log stays in the scratch directory, which a failing test keeps.
+pub struct Sipedge {
+    child: Child,
+    pub port: u16,
+}
+
+impl Sipedge {
+    /// Starts sipedge with UDP and TCP on a free port and the PBX at
+    /// `pbx_port`; returns once its TCP listener accepts.
+    pub fn start(scratch: &Scratch, pbx_port: u16) -> Sipedge {
+        let port = free_port();
+        let config = scratch.0.join("sipedge.toml");
+        let mut f = std::fs::File::create(&config).unwrap();
+        write!(
+            f,
+            "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:{port}\"\n[[listen]]\ntransport = \"tcp\"\naddr = \"127.0.0.1:{port}\"\n[pbx]\naddrs = [\"127.0.0.1:{pbx_port}\"]\n"
+        )
+        .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_sipedge"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(scratch.0.join("sipedge.log")).unwrap())
+            .stderr(std::fs::File::create(scratch.0.join("sipedge.err")).unwrap())
+            .spawn()
+            .expect("start sipedge");
+        let me = Sipedge { child, port };
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        wait_for("sipedge to listen", Duration::from_secs(10), || {
+            TcpStream::connect(addr).is_ok()
+        });
+        me
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Sipedge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `ready` every 20 ms until it holds or `limit` passes.
+pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The sipp binary (Debian package sip-tester; scripts/test.sh installs it).
+pub fn sipp_bin() -> &'static str {
+    let found = Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found,
+        "sipp is not installed: run scripts/test.sh (it installs sip-tester) or apt-get install sip-tester"
+    );
+    "sipp"
+}
+
+/// A sipp process.
+pub struct Sipp {
+    child: Child,
+    pub name: String,
+    out: PathBuf,
+}
+
+impl Sipp {
+    pub fn spawn(scratch: &Scratch, name: &str, args: &[&str]) -> Sipp {
+        let out = scratch.0.join(format!("{name}.out"));
+        let err = scratch.0.join(format!("{name}_errors.log"));
+        let child = Command::new(sipp_bin())
+            .args(args)
+            .args(["-trace_err", "-error_file"])
+            .arg(&err)
+            .current_dir(&scratch.0)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sipp");
+        Sipp {
+            child,
+            name: name.to_string(),
+            out,
+        }
+    }
+
+    /// Waits (bounded) for sipp to finish; panics with its output otherwise.
+    pub fn finish(mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "{} did not finish in {limit:?}:\n{}",
+                    self.name,
+                    self.output()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn output(&self) -> String {
+        let mut s = std::fs::read_to_string(&self.out).unwrap_or_default();
+        if let Ok(e) =
+            std::fs::read_to_string(self.out.with_file_name(format!("{}_errors.log", self.name)))
+        {
+            s += &e;
+        }
+        s
+    }
+
+    /// Waits and asserts exit status 0 (every call successful).
+    pub fn succeeds(self, limit: Duration) {
+        let name = self.name.clone();
+        let out = self.out.clone();
+        let status = self.finish(limit);
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        let errors = std::fs::read_to_string(out.with_file_name(format!("{name}_errors.log")))
+            .unwrap_or_default();
+        assert!(
+            status.success(),
+            "{name} failed ({status}):\n{text}\n{errors}"
+        );
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `tests/sipp/NAME.xml`.
+pub fn scenario(name: &str) -> String {
+    format!("{}/tests/sipp/{name}.xml", env!("CARGO_MANIFEST_DIR"))
+}

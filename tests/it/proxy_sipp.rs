@@ -1,0 +1,218 @@
+//! Calls through `sipedge run` with real sipp phones and a sipp PBX, over
+//! UDP and TCP: both hang-up directions, CANCEL, 486, lost packets.
+
+use std::time::Duration;
+
+use super::daemon::{Scratch, Sipedge, Sipp, free_port, scenario};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// The PBX answering with sipp's built-in UAS (180, 200, waits for BYE).
+fn pbx_uas(s: &Scratch, port: u16, calls: &str, extra: &[&str]) -> Sipp {
+    let port = port.to_string();
+    let mut args = vec![
+        "-sn",
+        "uas",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-m",
+        calls,
+        "-timeout",
+        "25s",
+    ];
+    args.extend_from_slice(extra);
+    Sipp::spawn(s, "pbx", &args)
+}
+
+fn outbound_call(transport: &str) {
+    let s = Scratch::new(&format!("outbound-{transport}"));
+    let pbx_port = free_port();
+    let pbx = pbx_uas(&s, pbx_port, "1", &[]);
+    let edge = Sipedge::start(&s, pbx_port);
+    let agent_port = free_port().to_string();
+    Sipp::spawn(
+        &s,
+        "agent",
+        &[
+            "-sn",
+            "uac",
+            &edge.addr(),
+            "-t",
+            transport,
+            "-s",
+            "1002",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &agent_port,
+            "-m",
+            "1",
+            "-timeout",
+            "25s",
+        ],
+    )
+    .succeeds(LIMIT);
+    pbx.succeeds(LIMIT);
+}
+
+#[test]
+fn agent_calls_out_and_hangs_up_over_udp() {
+    outbound_call("u1");
+}
+
+#[test]
+fn agent_calls_out_and_hangs_up_over_tcp() {
+    outbound_call("t1");
+}
+
+fn inbound_call(transport: &str) {
+    let s = Scratch::new(&format!("inbound-{transport}"));
+    let pbx_port = free_port();
+    let p = pbx_port.to_string();
+    let pbx = Sipp::spawn(
+        &s,
+        "pbx",
+        &[
+            "-sf",
+            &scenario("pbx_registrar_calls"),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &p,
+            "-m",
+            "1",
+            "-timeout",
+            "25s",
+        ],
+    );
+    let edge = Sipedge::start(&s, pbx_port);
+    let agent_port = free_port().to_string();
+    let agent = Sipp::spawn(
+        &s,
+        "agent",
+        &[
+            "-sf",
+            &scenario("agent_register_answer"),
+            &edge.addr(),
+            "-t",
+            transport,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &agent_port,
+            "-m",
+            "1",
+            "-timeout",
+            "25s",
+        ],
+    );
+    agent.succeeds(LIMIT);
+    pbx.succeeds(LIMIT);
+}
+
+/// The agent registers through sipedge (Path), the PBX calls it back along
+/// the Path and hangs up: requests from the PBX reach the agent's own flow.
+#[test]
+fn pbx_calls_the_registered_agent_and_hangs_up_over_udp() {
+    inbound_call("u1");
+}
+
+#[test]
+fn pbx_calls_the_registered_agent_and_hangs_up_over_tcp() {
+    inbound_call("t1");
+}
+
+fn pair(name: &str, pbx_scenario: &str, agent_scenario: &str) {
+    let s = Scratch::new(name);
+    let pbx_port = free_port();
+    let p = pbx_port.to_string();
+    let pbx = Sipp::spawn(
+        &s,
+        "pbx",
+        &[
+            "-sf",
+            &scenario(pbx_scenario),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &p,
+            "-m",
+            "1",
+            "-timeout",
+            "25s",
+        ],
+    );
+    let edge = Sipedge::start(&s, pbx_port);
+    let agent_port = free_port().to_string();
+    Sipp::spawn(
+        &s,
+        "agent",
+        &[
+            "-sf",
+            &scenario(agent_scenario),
+            &edge.addr(),
+            "-s",
+            "1002",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &agent_port,
+            "-m",
+            "1",
+            "-timeout",
+            "25s",
+        ],
+    )
+    .succeeds(LIMIT);
+    pbx.succeeds(LIMIT);
+}
+
+/// CANCEL before answer: 200 to the CANCEL, CANCEL hop by hop to the PBX,
+/// its 487 back to the agent, ACKs on both hops.
+#[test]
+fn agent_cancels_before_answer() {
+    pair("cancel", "uas_ring_until_cancel", "uac_cancel");
+}
+
+#[test]
+fn callee_busy_486() {
+    pair("busy", "uas_busy", "uac_expect_486");
+}
+
+/// Five percent of sipp's packets are dropped on both ends: transactions
+/// retransmit and absorb until every call completes.
+#[test]
+fn lost_packets_are_recovered_by_retransmission() {
+    let s = Scratch::new("lost");
+    let pbx_port = free_port();
+    let pbx = pbx_uas(&s, pbx_port, "10", &["-lost", "5"]);
+    let edge = Sipedge::start(&s, pbx_port);
+    let agent_port = free_port().to_string();
+    Sipp::spawn(
+        &s,
+        "agent",
+        &[
+            "-sn",
+            "uac",
+            &edge.addr(),
+            "-s",
+            "1002",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &agent_port,
+            "-m",
+            "10",
+            "-r",
+            "20",
+            "-lost",
+            "5",
+            "-timeout",
+            "25s",
+        ],
+    )
+    .succeeds(LIMIT);
+    pbx.succeeds(LIMIT);
+}
