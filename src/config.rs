@@ -160,6 +160,24 @@ pub struct Sip {
     pub max_line: usize,
     /// Most Via values per message.
     pub max_vias: usize,
+    /// Requests per second one access-side source IP may send (token
+    /// bucket); 0 turns the limit off. The PBX is never limited.
+    pub rate_limit: u32,
+    /// How many requests a source may send at once above the rate.
+    pub rate_burst: u32,
+    /// Over the limit: `reply` (503 with Retry-After) or `drop`.
+    pub rate_limit_action: RateAction,
+}
+
+/// What happens to a request over the per-source rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateAction {
+    /// 503 Service Unavailable with Retry-After.
+    #[default]
+    Reply,
+    /// Nothing (a flooding source learns nothing).
+    Drop,
 }
 
 impl Default for Sip {
@@ -174,6 +192,9 @@ impl Default for Sip {
             max_headers: l.max_headers,
             max_line: l.max_line,
             max_vias: l.max_vias,
+            rate_limit: 200,
+            rate_burst: 400,
+            rate_limit_action: RateAction::Reply,
         }
     }
 }
@@ -412,6 +433,12 @@ impl Config {
             return err(
                 "sip.max_line".into(),
                 "must be from 80 to 65535 bytes".into(),
+            );
+        }
+        if s.rate_limit > 0 && s.rate_burst == 0 {
+            return err(
+                "sip.rate_burst".into(),
+                "must be at least 1 when sip.rate_limit is on".into(),
             );
         }
         if !(1..=u16::MAX as usize).contains(&s.max_vias) {

@@ -43,9 +43,20 @@ pub enum Error {
 #[derive(Debug, Default)]
 pub struct Counters {
     parse_errors: Mutex<HashMap<&'static str, u64>>,
+    /// A per-process key for the To tags of error responses.
+    pub tag_seed: u64,
 }
 
 impl Counters {
+    pub fn new() -> Counters {
+        use std::hash::BuildHasher;
+        let tag_seed = std::hash::RandomState::new().hash_one("sipedge-tag");
+        Counters {
+            parse_errors: Mutex::default(),
+            tag_seed,
+        }
+    }
+
     pub fn parse_error(&self, kind: &'static str) {
         *self
             .parse_errors
@@ -66,7 +77,7 @@ impl Counters {
 /// Binds everything, then serves until `shutdown` completes.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
     let flows = Arc::new(Flows::new());
-    let counters = Arc::new(Counters::default());
+    let counters = Arc::new(Counters::new());
     let limits = config.sip.limits();
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
     let mut udp: Vec<Arc<UdpSocket>> = Vec::new();

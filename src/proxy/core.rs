@@ -147,6 +147,7 @@ pub struct Stats {
     pub refused: u64,
     pub stray_responses: u64,
     pub timeouts: u64,
+    pub rate_limited: u64,
 }
 
 /// The proxy's state.
@@ -164,8 +165,44 @@ pub struct Proxy {
     timers_heap: BinaryHeap<Reverse<(Instant, TimerRef)>>,
     flows: HashMap<FlowId, Flow>,
     registrar: Registrar,
+    limiter: RateLimiter,
     actions: VecDeque<Action>,
     stats: Stats,
+}
+
+/// Per-source token buckets for access-side requests.
+struct RateLimiter {
+    rate: f64,
+    burst: f64,
+    action: crate::config::RateAction,
+    buckets: HashMap<IpAddr, (f64, Instant)>,
+}
+
+/// Most sources tracked at once; beyond it idle buckets are swept first.
+const MAX_BUCKETS: usize = 100_000;
+
+impl RateLimiter {
+    /// Takes a token for `ip`; `false` when its bucket is empty.
+    fn admit(&mut self, ip: IpAddr, now: Instant) -> bool {
+        if self.rate <= 0.0 {
+            return true;
+        }
+        if self.buckets.len() >= MAX_BUCKETS && !self.buckets.contains_key(&ip) {
+            let full_after = std::time::Duration::from_secs_f64(self.burst / self.rate);
+            self.buckets
+                .retain(|_, (_, last)| now.saturating_duration_since(*last) < full_after);
+        }
+        let (tokens, last) = self.buckets.entry(ip).or_insert((self.burst, now));
+        *tokens = (*tokens + now.saturating_duration_since(*last).as_secs_f64() * self.rate)
+            .min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 fn server_timer(k: &ServerKey) -> TimerRef {
@@ -193,6 +230,12 @@ impl Proxy {
             timers_heap: BinaryHeap::new(),
             flows: HashMap::new(),
             registrar: Registrar::default(),
+            limiter: RateLimiter {
+                rate: config.sip.rate_limit as f64,
+                burst: config.sip.rate_burst as f64,
+                action: config.sip.rate_limit_action,
+                buckets: HashMap::new(),
+            },
             actions: VecDeque::new(),
             stats: Stats::default(),
         }
@@ -583,6 +626,24 @@ impl Proxy {
                 "Forbidden: not a configured PBX address",
                 &[],
             );
+            return;
+        }
+        // One flooding phone must not starve the rest (ACKs complete
+        // transactions already counted, so they pass).
+        if !from_pbx
+            && req.method() != Some(Method::Ack)
+            && !self.limiter.admit(flow.remote.ip(), now)
+        {
+            self.stats.rate_limited += 1;
+            if self.limiter.action == crate::config::RateAction::Reply {
+                self.reply_stateless(
+                    &flow,
+                    &req,
+                    503,
+                    "Service Unavailable: rate limit",
+                    &[("Retry-After", "1")],
+                );
+            }
             return;
         }
         let Some(key) = self.server_key(&req) else {

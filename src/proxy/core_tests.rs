@@ -532,3 +532,37 @@ fn transactions_are_reaped() {
     assert_eq!(w.proxy.transactions(), (0, 0));
     assert_eq!(w.proxy.poll_timeout(), None);
 }
+
+#[test]
+fn a_flooding_source_is_limited_and_recovers() {
+    let config =
+        Config::from_toml(&format!("{CONFIG}[sip]\nrate_limit = 2\nrate_burst = 3\n")).unwrap();
+    let mut w = World::new();
+    w.proxy = Proxy::new(&config);
+    let options = |n: u32| {
+        format!(
+            "OPTIONS sip:127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 192.168.1.20:5060;branch=z9hG4bKo{n}\nFrom: <sip:1001@pbx.example.com>;tag=o\nTo: <sip:127.0.0.1:5060>\nCall-ID: o{n}\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n"
+        )
+    };
+    let codes: Vec<u16> = (0..5)
+        .map(|n| w.feed(w.phone, &options(n))[0].1.status().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        vec![200, 200, 200, 503, 503],
+        "burst of 3, then refused"
+    );
+    let refused = w.feed(w.phone, &options(9));
+    assert_eq!(refused[0].1.get(HeaderName::RetryAfter), Some(&b"1"[..]));
+    // The PBX is never limited.
+    let from_pbx = w.feed(
+        w.pbx,
+        &options(10).replace("192.168.1.20:5060", "127.0.0.9:5080"),
+    );
+    assert_eq!(from_pbx[0].1.status(), Some(200));
+    // Half a second later one token (2/s) is back.
+    w.advance(Duration::from_millis(500));
+    assert_eq!(w.feed(w.phone, &options(11))[0].1.status(), Some(200));
+    assert_eq!(w.feed(w.phone, &options(12))[0].1.status(), Some(503));
+    assert_eq!(w.proxy.stats().rate_limited, 4);
+}

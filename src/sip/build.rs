@@ -383,6 +383,80 @@ fn in_transaction_request(invite: &Message, method: &str, to: Option<&[u8]>) -> 
     out
 }
 
+/// A response to bytes that did not parse, when one can be built: the start
+/// line must be a request other than ACK, and Via, From, To, Call-ID and
+/// CSeq lines must be found (by name, compact forms included) to copy. The
+/// status comes from the error (400, 413, 505) and the reason phrase says
+/// what was wrong. `None`: drop the bytes (and count them).
+pub fn error_response(raw: &[u8], err: &crate::sip::ParseError, tag_seed: u64) -> Option<Vec<u8>> {
+    let first_nl = memchr(b'\n', raw)?;
+    let start = raw[..first_nl]
+        .strip_suffix(b"\r")
+        .unwrap_or(&raw[..first_nl]);
+    let method = start.split(|&b| b == b' ').next()?;
+    if method.is_empty()
+        || method == b"ACK"
+        || method.starts_with(b"SIP/")
+        || !method.iter().all(|&b| crate::sip::chars::TOKEN[b as usize])
+    {
+        return None;
+    }
+    let header_end = memchr::memmem::find(raw, b"\r\n\r\n").map_or(raw.len(), |i| i + 2);
+    let mut vias: Vec<&[u8]> = Vec::new();
+    let (mut from, mut to, mut call_id, mut cseq) = (None, None, None, None);
+    for line in raw[first_nl + 1..header_end].split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = memchr(b':', line) else {
+            continue;
+        };
+        let value = line[colon + 1..].trim_ascii();
+        // Only plain single-line values are copied back.
+        if value.is_empty() || value.iter().any(|&b| crate::sip::chars::is_ctl(b)) {
+            continue;
+        }
+        match HeaderName::lookup(line[..colon].trim_ascii_end()) {
+            HeaderName::Via => vias.push(value),
+            HeaderName::From => from = from.or(Some(value)),
+            HeaderName::To => to = to.or(Some(value)),
+            HeaderName::CallId => call_id = call_id.or(Some(value)),
+            HeaderName::CSeq => cseq = cseq.or(Some(value)),
+            _ => {}
+        }
+    }
+    let (from, to, call_id, cseq) = (from?, to?, call_id?, cseq?);
+    if vias.is_empty() {
+        return None;
+    }
+    let code = err.kind.status();
+    let mut out = Vec::with_capacity(400);
+    let _ = write!(
+        Fmt(&mut out),
+        "SIP/2.0 {code} {}\r\n",
+        reason_with_cause(code, err)
+    );
+    for v in vias {
+        line(&mut out, "Via", v);
+    }
+    line(&mut out, "From", from);
+    out.extend_from_slice(b"To: ");
+    out.extend_from_slice(to);
+    if !to.windows(5).any(|w| w.eq_ignore_ascii_case(b";tag=")) {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (tag_seed, call_id).hash(&mut h);
+        let _ = write!(Fmt(&mut out), ";tag={:016x}", h.finish());
+    }
+    out.extend_from_slice(b"\r\n");
+    line(&mut out, "Call-ID", call_id);
+    line(&mut out, "CSeq", cseq);
+    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    Some(out)
+}
+
+/// `Bad Request: Content-Length 300 exceeds the 120 bytes present`.
+fn reason_with_cause(code: u16, err: &crate::sip::ParseError) -> String {
+    format!("{}: {}", reason_phrase(code), err.kind)
+}
+
 /// `fmt::Write` into a byte vector (numbers without allocating a String).
 struct Fmt<'a>(&'a mut Vec<u8>);
 
@@ -615,6 +689,62 @@ Content-Length: 5\r\n\r\nv=0\r\n";
         assert_eq!(cancel.to_header().unwrap().tag(), None);
         assert_eq!(cancel.top_via().unwrap().branch, Some(&b"z9hG4bKaaa"[..]));
         assert_eq!(cancel.cseq().method_bytes, b"CANCEL");
+    }
+
+    #[test]
+    fn error_responses_to_what_did_not_parse() {
+        let bad = b"INVITE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 300\r\n\r\n0123456789";
+        let e = parse(Bytes::from_static(bad)).unwrap_err();
+        let r = parse(Bytes::from(error_response(bad, &e, 1).unwrap())).unwrap();
+        assert_eq!(r.status(), Some(400));
+        assert_eq!(
+            std::str::from_utf8(r.reason_phrase()).unwrap(),
+            "Bad Request: Content-Length 300 exceeds the 10 bytes present"
+        );
+        assert_eq!(r.call_id(), b"c1");
+        assert!(r.to_header().unwrap().tag().is_some());
+        assert_eq!(r.top_via().unwrap().branch, Some(&b"z9hG4bK1"[..]));
+        let big = [&bad[..bad.len() - 10], &[b'x'; 300][..]].concat();
+        let small = crate::sip::Limits {
+            max_message: 200,
+            ..crate::sip::Limits::DEFAULT
+        };
+        let e = crate::sip::parse_with(
+            Bytes::from(big.clone()),
+            crate::sip::Framing::Datagram,
+            &small,
+        )
+        .unwrap_err();
+        assert_eq!(
+            parse(Bytes::from(error_response(&big, &e, 1).unwrap()))
+                .unwrap()
+                .status(),
+            Some(413)
+        );
+        let v7 = String::from_utf8_lossy(bad).replacen("SIP/2.0\r\nVia", "SIP/7.0\r\nVia", 1);
+        let e = parse(Bytes::from(v7.clone().into_bytes())).unwrap_err();
+        assert_eq!(
+            parse(Bytes::from(error_response(v7.as_bytes(), &e, 1).unwrap()))
+                .unwrap()
+                .status(),
+            Some(505)
+        );
+        // No answer to ACKs, responses, garbage, or requests missing the lines to copy.
+        let ack = String::from_utf8_lossy(bad)
+            .replacen("INVITE sip", "ACK sip", 1)
+            .into_bytes();
+        for raw in [
+            &ack[..],
+            b"SIP/2.0 200 OK\r\nVia: x\r\n\r\n",
+            b"\x16\x03\x01garbage\r\n",
+            b"INVITE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n",
+        ] {
+            assert!(
+                error_response(raw, &e, 1).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
     }
 
     #[test]

@@ -121,7 +121,7 @@ async fn run(
                 Ok(stream::Frame::Pong) => buf.advance(2),
                 Ok(stream::Frame::Message { len }) => {
                     let bytes = buf.split_to(len).freeze();
-                    match sip::parse_with(bytes, Framing::Stream, &limits) {
+                    match sip::parse_with(bytes.clone(), Framing::Stream, &limits) {
                         Ok(m) => {
                             if events
                                 .send(Event::Message(flow, Box::new(m)))
@@ -133,13 +133,23 @@ async fn run(
                         }
                         Err(e) => {
                             counters.parse_error(e.kind.name());
-                            debug!(flow = flow.id, error = %e, "Unparseable message dropped.");
+                            if let Some(resp) =
+                                sip::build::error_response(&bytes, &e, counters.tag_seed)
+                            {
+                                let _ = flows.send(flow.id, Bytes::from(resp));
+                            }
+                            debug!(flow = flow.id, error = %e, "Malformed message refused.");
                         }
                     }
                 }
                 Err(e) => {
-                    // The stream can no longer be trusted to be framed.
+                    // The stream can no longer be trusted to be framed. A
+                    // message over the size cap still gets its 413 when the
+                    // start of it shows what to answer.
                     counters.parse_error(e.kind.name());
+                    if let Some(resp) = sip::build::error_response(&buf, &e, counters.tag_seed) {
+                        let _ = flows.send(flow.id, Bytes::from(resp));
+                    }
                     debug!(flow = flow.id, remote = %flow.remote, error = %e, "Stream desynchronised; closing.");
                     break 'conn;
                 }
@@ -150,7 +160,14 @@ async fn run(
             Ok(_) => {}
         }
     }
+    // Dropping the flow's sender lets the writer flush what is queued (a
+    // final 413, say) and end; it gets two seconds.
     flows.remove(flow.id);
-    writer.abort();
+    if tokio::time::timeout(std::time::Duration::from_secs(2), writer)
+        .await
+        .is_err()
+    {
+        debug!(flow = flow.id, "Writer did not drain in time.");
+    }
     let _ = events.send(Event::Closed(flow.id)).await;
 }

@@ -66,7 +66,14 @@ pub async fn serve(
             }
             Err(e) => {
                 counters.parse_error(e.kind.name());
-                debug!(%remote, error = %e, "Unparseable datagram dropped.");
+                // 400/413/505 with the reason when a response can be built.
+                match crate::sip::build::error_response(data, &e, counters.tag_seed) {
+                    Some(resp) => {
+                        debug!(%remote, error = %e, "Malformed request refused.");
+                        let _ = socket.try_send_to(&resp, remote);
+                    }
+                    None => debug!(%remote, error = %e, "Unparseable datagram dropped."),
+                }
             }
         }
     }

@@ -53,12 +53,17 @@ impl Sipedge {
     /// Starts sipedge with UDP and TCP on a free port and the PBX at
     /// `pbx_port`; returns once its TCP listener accepts.
     pub fn start(scratch: &Scratch, pbx_port: u16) -> Sipedge {
+        Sipedge::start_with(scratch, pbx_port, "")
+    }
+
+    /// Like [`start`](Self::start), with more TOML appended to the config.
+    pub fn start_with(scratch: &Scratch, pbx_port: u16, extra: &str) -> Sipedge {
         let port = free_port();
         let config = scratch.0.join("sipedge.toml");
         let mut f = std::fs::File::create(&config).unwrap();
         write!(
             f,
-            "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:{port}\"\n[[listen]]\ntransport = \"tcp\"\naddr = \"127.0.0.1:{port}\"\n[pbx]\naddrs = [\"127.0.0.1:{pbx_port}\"]\n"
+            "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:{port}\"\n[[listen]]\ntransport = \"tcp\"\naddr = \"127.0.0.1:{port}\"\n[pbx]\naddrs = [\"127.0.0.1:{pbx_port}\"]\n{extra}"
         )
         .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_sipedge"))

@@ -8,4 +8,5 @@ mod daemon;
 mod fuzz_replay;
 mod parser;
 mod proxy_sipp;
+mod refusals;
 mod support;

@@ -90,12 +90,17 @@ impl<'a> NameAddr<'a> {
             c.pos += end;
             uri
         };
-        let mut tag = None;
+        let (mut tag, mut tags) = (None, 0);
         let params = Params::parse_visit(c, |p| {
-            if tag.is_none() && p.name.eq_ignore_ascii_case(b"tag") {
+            if p.name.eq_ignore_ascii_case(b"tag") {
                 tag = p.value;
+                tags += 1;
             }
         })?;
+        // Two tags would name two dialogs: ambiguous, refused.
+        if tags > 1 {
+            return Err(c.err());
+        }
         Ok(NameAddr {
             display_name,
             uri,
@@ -295,6 +300,10 @@ mod tests {
             ),
             (
                 "<sip:user@example.com> junk",
+                ErrorKind::BadHeaderValue(HeaderName::From),
+            ),
+            (
+                "<sip:user@example.com>;tag=a;tag=b",
                 ErrorKind::BadHeaderValue(HeaderName::From),
             ),
             ("", ErrorKind::BadUri),

@@ -109,24 +109,27 @@ impl<'a> Via<'a> {
             let d = c.take(&super::DIGIT);
             port = Some(parse_port(d).ok_or(c.err())?);
         }
-        let (mut branch, mut received, mut rport, mut maddr, mut bad_rport) =
+        let (mut branch, mut received, mut rport, mut maddr, mut bad) =
             (None, None, None, None, false);
         let params = Params::parse_visit(&mut c, |p| {
             let n = p.name;
+            // A parameter given twice is ambiguous (which branch keys the
+            // transaction?); two parsers would disagree, so it is refused.
             if n.eq_ignore_ascii_case(b"branch") {
-                branch = p.value;
+                bad |= branch.replace(p.value).is_some();
             } else if n.eq_ignore_ascii_case(b"received") {
-                received = p.value;
+                bad |= received.replace(p.value).is_some();
             } else if n.eq_ignore_ascii_case(b"rport") {
-                rport = Some(p.value.and_then(parse_port));
-                bad_rport = p.value.is_some() && rport == Some(None);
+                let port = p.value.map(parse_port);
+                bad |= port == Some(None) || rport.replace(port.flatten()).is_some();
             } else if n.eq_ignore_ascii_case(b"maddr") {
-                maddr = p.value;
+                bad |= maddr.replace(p.value).is_some();
             }
         })?;
+        let (branch, received, maddr) = (branch.flatten(), received.flatten(), maddr.flatten());
         // received = IPv4address / IPv6address (RFC 3261 §20.42); RFC 5118
         // §4.5 asks to accept the bracketed form too.
-        if bad_rport || received.is_some_and(|r| !is_ip_literal(r)) {
+        if bad || received.is_some_and(|r| !is_ip_literal(r)) {
             return Err(c.err());
         }
         c.end()?;
@@ -336,6 +339,8 @@ mod tests {
             "SIP/2.0/TCP 198.51.100.20;received=1sip:1.100.20;branch=z9hG4bKa",
             "SIP/2.0/UDP h;received=host.example.com;branch=z9hG4bKa",
             "SIP/2.0/UDP h;received=192.0.2.300;branch=z9hG4bKa",
+            "SIP/2.0/WSS abc.invalid;branch=zvalid;branch=z9hG4bK6137954",
+            "SIP/2.0/UDP h;branch=z9hG4bKa;rport;rport=5060",
         ] {
             assert!(Via::parse(bad.as_bytes()).is_err(), "{bad:?}");
         }
