@@ -2,10 +2,10 @@
 //! starts the transports, runs the proxy loop (messages, flow events and its
 //! timers) and returns when `shutdown` completes.
 //!
-//! One proxy task owns all transactions and registrations today. Sharding by
-//! Call-ID across cores needs the registrations shared between shards (an
-//! INVITE from the PBX carries a different Call-ID than the REGISTER it
-//! routes by); that comes with the call core.
+//! Proxy shards: one task per core, each owning the transactions of the
+//! Call-IDs that hash to it; registrations and the flow table are shared
+//! (an INVITE from the PBX has another Call-ID than the REGISTER it is
+//! routed by).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -19,8 +19,8 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::config::{Config, TransportKind};
-use crate::proxy::{Action, Dest, FlowId, Proxy};
-use crate::transport::{self, Event, Flows};
+use crate::proxy::{Action, Dest, FlowId, Proxy, Shared};
+use crate::transport::{self, Dispatch, Event, Flows};
 
 /// Messages waiting for the proxy before transports wait.
 const EVENT_QUEUE: usize = 8192;
@@ -76,10 +76,24 @@ impl Counters {
 
 /// Binds everything, then serves until `shutdown` completes.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    let shards = std::thread::available_parallelism().map_or(1, |n| n.get());
+    run_with_shards(config, shards, shutdown).await
+}
+
+/// [`run`] with a chosen number of proxy shards.
+pub async fn run_with_shards(
+    config: Config,
+    shards: usize,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
     let flows = Arc::new(Flows::new());
     let counters = Arc::new(Counters::new());
     let limits = config.sip.limits();
-    let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+    let shards = shards.max(1);
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..shards)
+        .map(|_| mpsc::channel(EVENT_QUEUE / shards))
+        .unzip();
+    let dispatch = Dispatch::new(senders);
     let mut udp: Vec<Arc<UdpSocket>> = Vec::new();
     for l in &config.listen {
         match l.transport {
@@ -97,7 +111,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                     s,
                     l.side,
                     flows.clone(),
-                    events_tx.clone(),
+                    dispatch.clone(),
                     limits,
                     counters.clone(),
                 ));
@@ -114,7 +128,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                     s,
                     l.side,
                     flows.clone(),
-                    events_tx.clone(),
+                    dispatch.clone(),
                     limits,
                     counters.clone(),
                 ));
@@ -123,17 +137,23 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         }
         info!(transport = l.transport.as_str(), addr = %l.addr, side = ?l.side, "Listening.");
     }
-    let out = Outbound {
-        flows,
-        udp,
-        pbx_tcp: HashMap::new(),
-        events: events_tx,
-        limits,
-        counters,
-    };
-    let proxy = Proxy::new(&config);
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, rx) in receivers.into_iter().enumerate() {
+        let proxy = Proxy::shard(&config, shared.clone(), i == 0);
+        let out = Outbound {
+            flows: flows.clone(),
+            udp: udp.clone(),
+            pbx_tcp: HashMap::new(),
+            dispatch: dispatch.clone(),
+            limits,
+            counters: counters.clone(),
+        };
+        tasks.spawn(proxy_loop(proxy, rx, out));
+    }
+    info!(shards, "Proxy running.");
     tokio::select! {
-        () = proxy_loop(proxy, events_rx, out) => {}
+        _ = tasks.join_next() => warn!("A proxy shard stopped."),
         () = shutdown => info!("Shutting down."),
     }
     Ok(())
@@ -173,7 +193,7 @@ struct Outbound {
     udp: Vec<Arc<UdpSocket>>,
     /// Connections we opened to the PBX, by address.
     pbx_tcp: HashMap<SocketAddr, FlowId>,
-    events: mpsc::Sender<Event>,
+    dispatch: Dispatch,
     limits: crate::sip::Limits,
     counters: Arc<Counters>,
 }
@@ -214,7 +234,7 @@ impl Outbound {
                 let id = transport::tcp::connect(
                     addr,
                     self.flows.clone(),
-                    self.events.clone(),
+                    self.dispatch.clone(),
                     self.limits,
                     self.counters.clone(),
                 )

@@ -25,6 +25,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -34,7 +35,7 @@ use crate::sip::build::{self, Edits, MaxForwards, ResponseOpts};
 use crate::sip::header::{NameAddr, Uri};
 use crate::sip::{self, HeaderName, Message, Method};
 
-use super::registrar::Registrar;
+use super::registrar::{Binding, Registrar};
 use super::transaction::{ClientState, ClientTx, Kind, Output, ServerState, ServerTx, Timers};
 
 /// Prefix of the branches this proxy writes.
@@ -163,11 +164,22 @@ pub struct Proxy {
     servers: HashMap<ServerKey, ServerEntry>,
     clients: HashMap<ClientKey, ClientEntry>,
     timers_heap: BinaryHeap<Reverse<(Instant, TimerRef)>>,
-    flows: HashMap<FlowId, Flow>,
-    registrar: Registrar,
+    /// Registrations and live flows, shared with the other shards.
+    shared: Arc<Mutex<Shared>>,
+    /// Whether this shard runs the registration expiry timer (one does).
+    owns_registrar: bool,
     limiter: RateLimiter,
     actions: VecDeque<Action>,
     stats: Stats,
+}
+
+/// What every proxy shard shares: the registrations (an INVITE from the PBX
+/// has another Call-ID, so another shard, than the REGISTER it is routed by)
+/// and the live flows.
+#[derive(Debug, Default)]
+pub struct Shared {
+    pub registrar: Registrar,
+    pub flows: HashMap<FlowId, Flow>,
 }
 
 /// Per-source token buckets for access-side requests.
@@ -210,7 +222,14 @@ fn server_timer(k: &ServerKey) -> TimerRef {
 }
 
 impl Proxy {
+    /// A proxy on its own (one shard).
     pub fn new(config: &Config) -> Proxy {
+        Proxy::shard(config, Arc::default(), true)
+    }
+
+    /// One shard of several sharing `shared`; exactly one shard should own
+    /// the registration expiry timer.
+    pub fn shard(config: &Config, shared: Arc<Mutex<Shared>>, owns_registrar: bool) -> Proxy {
         let secret = RandomState::new();
         let tag_seed = secret.hash_one("tag-seed");
         Proxy {
@@ -228,8 +247,8 @@ impl Proxy {
             servers: HashMap::new(),
             clients: HashMap::new(),
             timers_heap: BinaryHeap::new(),
-            flows: HashMap::new(),
-            registrar: Registrar::default(),
+            shared,
+            owns_registrar,
             limiter: RateLimiter {
                 rate: config.sip.rate_limit as f64,
                 burst: config.sip.rate_burst as f64,
@@ -241,8 +260,14 @@ impl Proxy {
         }
     }
 
-    pub fn registrar(&self) -> &Registrar {
-        &self.registrar
+    fn shared(&self) -> MutexGuard<'_, Shared> {
+        // A panicking shard must not take routing down with it.
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The live registrations (a snapshot).
+    pub fn bindings(&self) -> Vec<Binding> {
+        self.shared().registrar.bindings().cloned().collect()
     }
 
     pub fn stats(&self) -> &Stats {
@@ -261,7 +286,7 @@ impl Proxy {
 
     /// A message parsed from `flow`.
     pub fn handle_message(&mut self, now: Instant, flow: Flow, msg: Message) {
-        self.flows.insert(flow.id, flow);
+        self.shared().flows.insert(flow.id, flow);
         if msg.is_request() {
             self.on_request(now, flow, msg);
         } else {
@@ -272,8 +297,9 @@ impl Proxy {
     /// A connection closed (or a UDP flow was forgotten): its registrations
     /// go. Returns the number of bindings removed.
     pub fn handle_flow_closed(&mut self, flow: FlowId) -> usize {
-        self.flows.remove(&flow);
-        self.registrar.remove_flow(flow)
+        let mut shared = self.shared();
+        shared.flows.remove(&flow);
+        shared.registrar.remove_flow(flow)
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
@@ -301,7 +327,7 @@ impl Proxy {
             }
             match r {
                 TimerRef::Registrar => {
-                    self.registrar.expire(now);
+                    self.shared().registrar.expire(now);
                     self.arm_registrar();
                 }
                 TimerRef::Server(branch, sent_by, class) => {
@@ -326,7 +352,7 @@ impl Proxy {
 
     fn timer_current(&self, r: &TimerRef) -> Option<Instant> {
         match r {
-            TimerRef::Registrar => self.registrar.next_expiry(),
+            TimerRef::Registrar => self.shared().registrar.next_expiry(),
             TimerRef::Server(b, s, c) => {
                 let class = match c {
                     0 => Class::Invite,
@@ -367,7 +393,11 @@ impl Proxy {
     }
 
     fn arm_registrar(&mut self) {
-        if let Some(at) = self.registrar.next_expiry() {
+        if !self.owns_registrar {
+            return;
+        }
+        let next = self.shared().registrar.next_expiry();
+        if let Some(at) = next {
             self.timers_heap.push(Reverse((at, TimerRef::Registrar)));
         }
     }
@@ -760,14 +790,18 @@ impl Proxy {
                 )
             }
             Side::Core => {
-                let target = match token_flow {
-                    Some(f) => Some(f),
-                    None => req
-                        .request_uri()
-                        .ok()
-                        .and_then(|u| self.registrar.lookup(&u).map(|b| b.flow)),
+                let agent = {
+                    let shared = self.shared();
+                    let target = match token_flow {
+                        Some(f) => Some(f),
+                        None => req
+                            .request_uri()
+                            .ok()
+                            .and_then(|u| shared.registrar.lookup(&u).map(|b| b.flow)),
+                    };
+                    target.and_then(|f| shared.flows.get(&f).copied())
                 };
-                match target.and_then(|f| self.flows.get(&f).copied()) {
+                match agent {
                     Some(agent) => (Dest::Flow(agent.id), Some(agent.id), agent.transport),
                     None => {
                         if let Some(k) = skey {
@@ -873,6 +907,7 @@ impl Proxy {
         };
         let reliable = match dest {
             Dest::Flow(f) => self
+                .shared()
                 .flows
                 .get(&f)
                 .is_some_and(|f| f.transport.is_reliable()),
@@ -958,6 +993,7 @@ impl Proxy {
         };
         let reliable = match dest {
             Dest::Flow(f) => self
+                .shared()
                 .flows
                 .get(&f)
                 .is_some_and(|f| f.transport.is_reliable()),
@@ -1036,7 +1072,8 @@ impl Proxy {
         };
         if code == 200 && s.request.method() == Some(Method::Register) && s.side == Side::Access {
             let (req, f) = (s.request.clone(), s.flow);
-            self.registrar
+            self.shared()
+                .registrar
                 .on_register_ok(now, &req, &resp, f.id, f.transport);
             self.arm_registrar();
         }

@@ -427,7 +427,7 @@ fn registration_path_binding_and_inbound_call() {
     );
     let up = w.feed(w.pbx, &ok);
     assert_eq!((up[0].0, up[0].1.status()), (Dest::Flow(3), Some(200)));
-    let b = w.proxy.registrar().bindings().next().unwrap().clone();
+    let b = w.proxy.bindings().pop().unwrap();
     assert_eq!(
         (b.flow, b.aor.as_str(), b.user_agent.as_str(), b.reg_id),
         (3, "sip:1001@pbx.example.com", "Yealink SIP-T46S", Some(1))
@@ -565,4 +565,46 @@ fn a_flooding_source_is_limited_and_recovers() {
     assert_eq!(w.feed(w.phone, &options(11))[0].1.status(), Some(200));
     assert_eq!(w.feed(w.phone, &options(12))[0].1.status(), Some(503));
     assert_eq!(w.proxy.stats().rate_limited, 4);
+}
+
+#[test]
+fn a_registration_on_one_shard_routes_calls_on_another() {
+    let config = Config::from_toml(CONFIG).unwrap();
+    let shared = std::sync::Arc::default();
+    let mut a = World::new();
+    a.proxy = Proxy::shard(&config, std::sync::Arc::clone(&shared), true);
+    let mut b = World::new();
+    b.proxy = Proxy::shard(&config, shared, false);
+    let tcp_phone = Flow {
+        id: 3,
+        transport: TransportKind::Tcp,
+        local: addr("127.0.0.1:5060"),
+        remote: addr("127.0.0.50:40001"),
+        side: Side::Access,
+    };
+    let fwd = a.feed(tcp_phone, REGISTER).pop().unwrap().1;
+    a.feed(
+        a.pbx,
+        &respond(
+            &fwd,
+            200,
+            "reg",
+            "Contact: <sip:1001@192.168.1.20:5062;transport=tcp;ob>;expires=300\n",
+        ),
+    );
+    assert_eq!(
+        b.proxy.bindings().len(),
+        1,
+        "the other shard sees the binding"
+    );
+    let invite = "INVITE sip:1001@192.168.1.20:5062;transport=tcp SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.9:5080;branch=z9hG4bKpbxS\nMax-Forwards: 70\nFrom: <sip:+15550100@pbx.example.com>;tag=p1\nTo: <sip:1001@pbx.example.com>\nCall-ID: other-shard@pbx\nCSeq: 10 INVITE\nContent-Length: 0\n\n";
+    let out = b.feed(b.pbx, invite);
+    assert!(
+        out.iter()
+            .any(|(d, m)| *d == Dest::Flow(3) && m.method() == Some(Method::Invite)),
+        "{out:?}"
+    );
+    // The flow closing on one shard removes the binding for all.
+    b.proxy.handle_flow_closed(3);
+    assert!(a.proxy.bindings().is_empty());
 }

@@ -10,4 +10,4 @@ pub mod core;
 pub mod registrar;
 pub mod transaction;
 
-pub use self::core::{Action, Dest, Flow, FlowId, Proxy, Stats};
+pub use self::core::{Action, Dest, Flow, FlowId, Proxy, Shared, Stats};

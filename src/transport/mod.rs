@@ -29,6 +29,39 @@ pub enum Event {
     Closed(FlowId),
 }
 
+/// Hands events to the proxy shards: a message to the shard its Call-ID
+/// hashes to (so a dialog's transactions stay together), a closed flow to
+/// shard 0 (flows and registrations are shared).
+#[derive(Debug, Clone)]
+pub struct Dispatch {
+    shards: Arc<[mpsc::Sender<Event>]>,
+}
+
+impl Dispatch {
+    pub fn new(shards: Vec<mpsc::Sender<Event>>) -> Dispatch {
+        Dispatch {
+            shards: shards.into(),
+        }
+    }
+
+    /// Waits for room in the shard's queue; `Err` once the proxy is gone.
+    pub async fn send(&self, event: Event) -> Result<(), ()> {
+        let shard = match &event {
+            Event::Message(_, m) if self.shards.len() > 1 => {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                m.call_id().hash(&mut h);
+                (h.finish() % self.shards.len() as u64) as usize
+            }
+            _ => 0,
+        };
+        match self.shards.get(shard) {
+            Some(tx) => tx.send(event).await.map_err(drop),
+            None => Err(()),
+        }
+    }
+}
+
 /// How to reach a flow.
 #[derive(Debug, Clone)]
 enum Handle {

@@ -10,7 +10,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::{Event, Flows};
+use super::{Dispatch, Event, Flows};
 use crate::config::{Side, TransportKind};
 use crate::proxy::{Flow, FlowId};
 use crate::sip::{self, Framing, Limits, stream};
@@ -22,7 +22,7 @@ pub async fn serve(
     listener: TcpListener,
     side: Side,
     flows: Arc<Flows>,
-    events: mpsc::Sender<Event>,
+    events: Dispatch,
     limits: Limits,
     counters: Arc<crate::server::Counters>,
 ) {
@@ -57,7 +57,7 @@ pub async fn serve(
 pub async fn connect(
     remote: SocketAddr,
     flows: Arc<Flows>,
-    events: mpsc::Sender<Event>,
+    events: Dispatch,
     limits: Limits,
     counters: Arc<crate::server::Counters>,
 ) -> std::io::Result<FlowId> {
@@ -82,7 +82,7 @@ async fn connection(
     stream: TcpStream,
     flow: Flow,
     flows: Arc<Flows>,
-    events: mpsc::Sender<Event>,
+    events: Dispatch,
     limits: Limits,
     counters: Arc<crate::server::Counters>,
 ) {
@@ -96,7 +96,7 @@ async fn run(
     flow: Flow,
     mut outgoing: mpsc::Receiver<Bytes>,
     flows: Arc<Flows>,
-    events: mpsc::Sender<Event>,
+    events: Dispatch,
     limits: Limits,
     counters: Arc<crate::server::Counters>,
 ) {

@@ -6,10 +6,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::{Event, Flows};
+use super::{Dispatch, Event, Flows};
 use crate::config::{Side, TransportKind};
 use crate::proxy::{Flow, FlowId};
 use crate::sip::{self, Framing, Limits};
@@ -19,7 +18,7 @@ pub async fn serve(
     socket: Arc<UdpSocket>,
     side: Side,
     flows: Arc<Flows>,
-    events: mpsc::Sender<Event>,
+    events: Dispatch,
     limits: Limits,
     counters: Arc<crate::server::Counters>,
 ) {
