@@ -34,7 +34,7 @@ pub enum Error {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("transport {0} is not available yet; use udp or tcp")]
+    #[error("transport {0} is not available yet; use udp, tcp or ws")]
     Unsupported(&'static str),
 }
 
@@ -127,6 +127,24 @@ pub async fn run_with_shards(
                 tokio::spawn(transport::tcp::serve(
                     s,
                     l.side,
+                    flows.clone(),
+                    dispatch.clone(),
+                    limits,
+                    counters.clone(),
+                ));
+            }
+            TransportKind::Ws => {
+                let s = TcpListener::bind(l.addr)
+                    .await
+                    .map_err(|source| Error::Bind {
+                        transport: "ws",
+                        addr: l.addr,
+                        source,
+                    })?;
+                tokio::spawn(transport::ws::serve(
+                    s,
+                    l.side,
+                    l.ws_path.clone(),
                     flows.clone(),
                     dispatch.clone(),
                     limits,

@@ -9,6 +9,7 @@
 
 pub mod tcp;
 pub mod udp;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

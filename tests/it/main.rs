@@ -10,3 +10,4 @@ mod parser;
 mod proxy_sipp;
 mod refusals;
 mod support;
+mod ws;

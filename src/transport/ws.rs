@@ -1,0 +1,170 @@
+//! SIP over WebSocket (RFC 7118): the browser softphones' transport.
+//!
+//! The upgrade must ask for the `sip` subprotocol, and the answer echoes it;
+//! anything else is refused with HTTP 400 before a flow exists. Each text or
+//! binary frame carries one SIP message (so no Content-Length is needed,
+//! as for a datagram); WebSocket pings are answered by the library. A
+//! connection is one flow, and its loss is reported like a TCP close.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::protocol::{Message as Frame, WebSocketConfig};
+use tracing::debug;
+
+use super::{Dispatch, Event, Flows};
+use crate::config::{Side, TransportKind};
+use crate::proxy::Flow;
+use crate::sip::{self, Framing, Limits};
+
+/// Messages queued for one connection's writer before sends are refused.
+const SEND_QUEUE: usize = 256;
+
+#[allow(clippy::too_many_arguments)]
+pub async fn serve(
+    listener: TcpListener,
+    side: Side,
+    path: String,
+    flows: Arc<Flows>,
+    events: Dispatch,
+    limits: Limits,
+    counters: Arc<crate::server::Counters>,
+) {
+    let path: Arc<str> = path.into();
+    loop {
+        let Ok((stream, remote)) = listener.accept().await else {
+            continue;
+        };
+        let Ok(local) = stream.local_addr() else {
+            continue;
+        };
+        let flow = Flow {
+            id: flows.next_id(),
+            transport: TransportKind::Ws,
+            local,
+            remote,
+            side,
+        };
+        tokio::spawn(connection(
+            stream,
+            flow,
+            path.clone(),
+            flows.clone(),
+            events.clone(),
+            limits,
+            counters.clone(),
+        ));
+    }
+}
+
+/// Checks the upgrade request: the configured path and the `sip`
+/// subprotocol (RFC 7118 §4.1), which the response then names.
+fn check_upgrade(path: &str, req: &Request, mut resp: Response) -> Result<Response, ErrorResponse> {
+    let refuse = |why: &str| {
+        let mut r = ErrorResponse::new(Some(why.to_string()));
+        *r.status_mut() = StatusCode::BAD_REQUEST;
+        r
+    };
+    if req.uri().path() != path {
+        return Err(refuse("unknown path"));
+    }
+    let offers_sip = req
+        .headers()
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("sip"));
+    if !offers_sip {
+        return Err(refuse("the sip subprotocol is required (RFC 7118)"));
+    }
+    resp.headers_mut()
+        .insert("sec-websocket-protocol", HeaderValue::from_static("sip"));
+    Ok(resp)
+}
+
+async fn connection(
+    stream: TcpStream,
+    flow: Flow,
+    path: Arc<str>,
+    flows: Arc<Flows>,
+    events: Dispatch,
+    limits: Limits,
+    counters: Arc<crate::server::Counters>,
+) {
+    let _ = stream.set_nodelay(true);
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(limits.max_message))
+        .max_frame_size(Some(limits.max_message));
+    let ws = match tokio_tungstenite::accept_hdr_async_with_config(
+        stream,
+        |req: &Request, resp| check_upgrade(&path, req, resp),
+        Some(config),
+    )
+    .await
+    {
+        Ok(ws) => ws,
+        Err(e) => {
+            debug!(remote = %flow.remote, error = %e, "WebSocket upgrade refused.");
+            return;
+        }
+    };
+    let (mut sink, mut frames) = ws.split();
+    let (tx, mut outgoing) = mpsc::channel::<Bytes>(SEND_QUEUE);
+    flows.insert_stream(flow.id, tx);
+    let writer = tokio::spawn(async move {
+        while let Some(b) = outgoing.recv().await {
+            // Text when it is UTF-8 (what browsers expect), else binary.
+            let frame = match tokio_tungstenite::tungstenite::Utf8Bytes::try_from(b.clone()) {
+                Ok(text) => Frame::Text(text),
+                Err(_) => Frame::Binary(b),
+            };
+            if sink.send(frame).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    while let Some(frame) = frames.next().await {
+        let bytes = match frame {
+            Ok(Frame::Text(t)) => Bytes::from(t),
+            Ok(Frame::Binary(b)) => b,
+            Ok(Frame::Close(_)) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        if bytes.iter().all(|&b| b == b'\r' || b == b'\n') {
+            continue;
+        }
+        match sip::parse_with(bytes.clone(), Framing::Datagram, &limits) {
+            Ok(m) => {
+                if events
+                    .send(Event::Message(flow, Box::new(m)))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            Err(e) => {
+                counters.parse_error(e.kind.name());
+                if let Some(resp) = sip::build::error_response(&bytes, &e, counters.tag_seed) {
+                    let _ = flows.send(flow.id, Bytes::from(resp));
+                }
+                debug!(flow = flow.id, error = %e, "Malformed message refused.");
+            }
+        }
+    }
+    flows.remove(flow.id);
+    if tokio::time::timeout(std::time::Duration::from_secs(2), writer)
+        .await
+        .is_err()
+    {
+        debug!(flow = flow.id, "Writer did not drain in time.");
+    }
+    let _ = events.send(Event::Closed(flow.id)).await;
+}
