@@ -64,6 +64,8 @@ pub async fn serve(
 
 /// Checks the upgrade request: the configured path and the `sip`
 /// subprotocol (RFC 7118 §4.1), which the response then names.
+// The large error type is tungstenite's callback signature, not ours.
+#[allow(clippy::result_large_err)]
 fn check_upgrade(path: &str, req: &Request, mut resp: Response) -> Result<Response, ErrorResponse> {
     let refuse = |why: &str| {
         let mut r = ErrorResponse::new(Some(why.to_string()));
@@ -88,6 +90,8 @@ fn check_upgrade(path: &str, req: &Request, mut resp: Response) -> Result<Respon
     Ok(resp)
 }
 
+// The upgrade callback's large error type is tungstenite's signature.
+#[allow(clippy::result_large_err)]
 async fn connection(
     stream: TcpStream,
     flow: Flow,
