@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load ramp: calls of INVITE/180/200/ACK/pause/BYE/200 from a sipp UAC (the
-# agents) through a proxy to a sipp UAS (the PBX), at rising call rates, for
-# each target:
+# agents; uac_rr.xml follows the Record-Route set like a real phone) through
+# a proxy to a sipp UAS (the PBX), at rising call rates, for each target:
 #   direct    sipp UAC straight to the UAS (the harness ceiling)
 #   sipedge   target/release/sipedge run
 #   kamailio  Kamailio (Debian package) as a stateful record-routing proxy
@@ -44,7 +44,7 @@ for target in "${targets[@]}"; do
   best=0
   for rate in $rates; do
     uas_port=$(free_port); proxy_port=$(free_port)
-    sipp -sn uas -i 127.0.0.1 -p "$uas_port" -nostdin -timeout $((step + 30))s > "$work/uas.out" 2>&1 &
+    sipp -sf benches/load/uas_rr.xml -i 127.0.0.1 -p "$uas_port" -nostdin -timeout $((step + 30))s > "$work/uas.out" 2>&1 &
     uas=$!; pids+=("$uas")
     proxy_pid=""
     case $target in
@@ -72,7 +72,7 @@ TOML
     for _ in $(seq 100); do ss -lun | grep -q ":$proxy_port " && break; [ "$target" = direct ] && break; sleep 0.05; done
     t0=0; [ -n "$proxy_pid" ] && t0=$(group_ticks "$proxy_pid")
     calls=$((rate * step))
-    sipp -sn uac "$dest" -s 1002 -i 127.0.0.1 -p "$(free_port)" -r "$rate" -m "$calls" -d "$talk" \
+    sipp -sf benches/load/uac_rr.xml "$dest" -s 1002 -i 127.0.0.1 -p "$(free_port)" -r "$rate" -m "$calls" -d "$talk" \
       -nostdin -timeout $((step + 20))s -max_socket 10000 > "$work/uac.out" 2>&1 || true
     cores="-"; rss="-"
     if [ -n "$proxy_pid" ]; then
