@@ -170,6 +170,12 @@ pub fn differential_rsip(data: &[u8]) {
     let Ok(ours) = sip::parse(Bytes::copy_from_slice(data)) else {
         return;
     };
+    // The hot path parses headers lazily; what sipedge accepts is what
+    // passes every typed view (the proxy refuses a request whose Vias do
+    // not all parse).
+    if ours.validate_all().is_err() {
+        return;
+    }
     let (Ok(via), Ok(from), Ok(to)) = (ours.top_via(), ours.from_header(), ours.to_header()) else {
         return;
     };

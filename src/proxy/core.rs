@@ -676,6 +676,13 @@ impl Proxy {
             }
             return;
         }
+        // Every Via must parse: a malformed lower Via (`host,junk;branch=`)
+        // is read differently by different parsers, and responses are routed
+        // by it after ours is popped.
+        if req.vias().any(|v| v.is_err()) {
+            self.reply_stateless(&flow, &req, 400, "Bad Request: malformed Via", &[]);
+            return;
+        }
         let Some(key) = self.server_key(&req) else {
             self.reply_stateless(&flow, &req, 400, "Bad Request: malformed top Via", &[]);
             return;

@@ -608,3 +608,18 @@ fn a_registration_on_one_shard_routes_calls_on_another() {
     b.proxy.handle_flow_closed(3);
     assert!(a.proxy.bindings().is_empty());
 }
+
+#[test]
+fn a_request_with_a_malformed_lower_via_is_refused() {
+    let mut w = World::new();
+    let bad = INVITE.replace(
+        "Via: SIP/2.0/UDP 192.168.1.20:5060;branch=z9hG4bKphone1;rport",
+        "Via: SIP/2.0/UDP abc123,xyz.invalid;branch=z9hG4bKphone1",
+    );
+    let out = w.feed(w.phone, &bad);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].1.status(), out[0].1.reason_phrase()),
+        (Some(400), &b"Bad Request: malformed Via"[..])
+    );
+}
