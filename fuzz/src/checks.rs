@@ -183,13 +183,18 @@ pub fn differential_rsip(data: &[u8]) {
     if std::str::from_utf8(data).is_err() {
         return;
     }
-    // rsip loses every Via parameter after whitespace before a ';', which
-    // RFC 3261 allows (SEMI = SWS ";" SWS; RFC 4475 wsinv does it): a known
-    // rsip limitation, not a disagreement to report (fuzz/README.md).
+    // rsip loses the Via parameters after whitespace around a ';' or the
+    // port's ':' in sent-by, which RFC 3261 allows (SEMI and COLON are
+    // SWS-wrapped; RFC 4475 wsinv does it): a known rsip limitation, not a
+    // disagreement to report (fuzz/README.md).
     let top_via = ours.get(HeaderName::Via).unwrap_or_default();
-    if top_via
-        .windows(2)
-        .any(|w| matches!(w, [b' ' | b'\t' | b'\n', b';']))
+    let after_protocol = top_via
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t')
+        .map_or(&[][..], |i| top_via[i..].trim_ascii_start());
+    if after_protocol
+        .iter()
+        .any(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
     {
         return;
     }
