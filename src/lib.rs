@@ -20,9 +20,7 @@
 //!
 //! The call core, outbox, sinks and admin API described in ARCHITECTURE.md
 //! come next, on top of these.
-// `unsafe` is denied everywhere but the one SSE2 load of the parser's block
-// scanner (`sip::parse::block_mask`), which says why it is sound.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod config;
