@@ -51,6 +51,8 @@ pub enum ErrorKind {
     LeadingContinuation,
     /// A bare CR not followed by LF.
     BareCr,
+    /// A line of the start line or header section ends with LF alone.
+    BareLf,
     /// A control byte in a header value outside a quoted-pair.
     ControlInValue,
     /// A quoted string that never closes.
@@ -112,6 +114,7 @@ impl ErrorKind {
             MissingColon => "missing_colon",
             LeadingContinuation => "leading_continuation",
             BareCr => "bare_cr",
+            BareLf => "bare_lf",
             ControlInValue => "control_in_value",
             UnterminatedQuote => "unterminated_quote",
             UnterminatedAngle => "unterminated_angle",
@@ -172,6 +175,7 @@ impl fmt::Display for ErrorKind {
             MissingColon => f.write_str("a header line has no colon"),
             LeadingContinuation => f.write_str("a continuation line comes before any header"),
             BareCr => f.write_str("a CR is not followed by LF"),
+            BareLf => f.write_str("a line ends with LF without CR"),
             ControlInValue => {
                 f.write_str("a header value holds a control byte outside a quoted-pair")
             }

@@ -4,8 +4,8 @@
 //! Rules kept here (and nowhere else):
 //! - header names are tokens; whitespace is allowed only between the name and
 //!   the colon, never inside a name (header smuggling);
-//! - a value ends at a CRLF (or bare LF) not followed by SP/HT; a CR must be
-//!   followed by LF;
+//! - a value ends at a CRLF not followed by SP/HT; a bare CR or a bare LF is
+//!   refused (where a header ends must not be open to interpretation);
 //! - list headers ([`HeaderName::is_list`]) are split on commas outside quoted
 //!   strings and `<...>`; other headers are one value per line;
 //! - control bytes are allowed only as the escaped byte of a quoted-pair;
@@ -130,11 +130,10 @@ fn index_into(b: &[u8], framing: Framing, limits: &Limits, ix: &mut Index) -> Re
         return Err(ErrorKind::UnterminatedHeaders.at(b.len()));
     };
     let line_end = pos + nl;
-    let line_body_end = if line_end > pos && b[line_end - 1] == b'\r' {
-        line_end - 1
-    } else {
-        line_end
-    };
+    if line_end == pos || b[line_end - 1] != b'\r' {
+        return Err(ErrorKind::BareLf.at(line_end));
+    }
+    let line_body_end = line_end - 1;
     if line_body_end - sl_start > limits.max_line {
         return Err(ErrorKind::LineTooLong {
             limit: limits.max_line as u32,
@@ -170,8 +169,7 @@ fn index_into(b: &[u8], framing: Framing, limits: &Limits, ix: &mut Index) -> Re
             .at(pos));
         }
         if c == b'\n' {
-            pos += 1;
-            break;
+            return Err(ErrorKind::BareLf.at(pos));
         }
         if is_ws(c) {
             return Err(ErrorKind::LeadingContinuation.at(pos));
@@ -431,8 +429,11 @@ impl Cx<'_> {
     #[inline]
     fn line_break(&self, pos: usize, line_start: usize) -> Result<Break> {
         let b = self.b;
+        // RFC 3261 §7: lines end with CRLF. A bare LF is refused, not read
+        // as a line end: parsers that disagree about where a header ends
+        // let a header be smuggled past one of them.
         let next = if b[pos] == b'\n' {
-            pos + 1
+            return Err(ErrorKind::BareLf.at(pos));
         } else {
             match b.get(pos + 1) {
                 Some(b'\n') => pos + 2,

@@ -60,6 +60,11 @@ fn header_smuggling_classes_are_refused() {
         ("X-Ctl: a\x00b\r\n", ErrorKind::ControlInValue),
         ("X-Ctl: a\x7fb\r\n", ErrorKind::ControlInValue),
         ("X-Bare-Cr: a\rb\r\n", ErrorKind::BareCr),
+        // A bare LF would end the header for one parser and not another.
+        (
+            "X-Bare-Lf: a\nVia: SIP/2.0/UDP 192.0.2.66;branch=z9hG4bKevil\r\n",
+            ErrorKind::BareLf,
+        ),
         (
             "Content-Length: 0\r\n",
             ErrorKind::DuplicateHeader(HeaderName::ContentLength),
