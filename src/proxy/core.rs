@@ -464,6 +464,7 @@ impl Proxy {
             &ResponseOpts {
                 reason,
                 tag_seed: self.tag_seed,
+                source: Some((e.flow.remote.ip(), e.flow.remote.port())),
                 ..Default::default()
             },
         ));
@@ -497,6 +498,7 @@ impl Proxy {
                 reason: Some(reason),
                 tag_seed: self.tag_seed,
                 headers,
+                source: Some((flow.remote.ip(), flow.remote.port())),
                 ..Default::default()
             },
         );
@@ -737,7 +739,17 @@ impl Proxy {
         if kind == Kind::Invite {
             // RFC 3261 §16.2: a stateful proxy answers an INVITE with 100
             // at once, which stops the upstream retransmitting.
-            let trying = Bytes::from(build::response(&req, 100, &ResponseOpts::default()));
+            // RFC 3581: the source goes into the echoed Via, as on every
+            // response this edge writes, so a phone behind NAT learns it.
+            let source = Some((flow.remote.ip(), flow.remote.port()));
+            let trying = Bytes::from(build::response(
+                &req,
+                100,
+                &ResponseOpts {
+                    source,
+                    ..Default::default()
+                },
+            ));
             stx.send_response(now, 100, trying.clone());
             self.actions.push_back(Action::Send {
                 dest: Dest::Flow(flow.id),

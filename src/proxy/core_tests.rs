@@ -153,6 +153,12 @@ fn outbound_call_agent_hangs_up() {
     let out = w.feed(w.phone, INVITE);
     assert_eq!(out.len(), 2);
     assert_eq!((out[0].0, out[0].1.status()), (Dest::Flow(1), Some(100)));
+    let echoed = out[0].1.top_via().unwrap();
+    assert_eq!(
+        (echoed.received, echoed.rport),
+        (Some(&b"127.0.0.50"[..]), Some(Some(40000))),
+        "RFC 3581 in the 100 too"
+    );
     let (dest, fwd) = &out[1];
     assert_eq!(*dest, pbx_dest());
     assert_eq!(fwd.via_count(), 2);

@@ -216,3 +216,61 @@ fn lost_packets_are_recovered_by_retransmission() {
     .succeeds(LIMIT);
     pbx.succeeds(LIMIT);
 }
+
+/// An agent on IPv6 calls a PBX on IPv4 through the edge (double
+/// Record-Route: the two sides use different addresses), and hangs up.
+#[test]
+fn ipv6_agent_to_ipv4_pbx() {
+    let s = Scratch::new("ipv6");
+    let pbx_port = free_port();
+    let p = pbx_port.to_string();
+    let pbx = Sipp::spawn(
+        &s,
+        "pbx",
+        &[
+            "-sf",
+            &format!("{}/benches/load/uas_rr.xml", env!("CARGO_MANIFEST_DIR")),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &p,
+            "-m",
+            "1",
+            "-timeout",
+            "25s",
+        ],
+    );
+    let v6 = free_port_v6();
+    let _edge = Sipedge::start_with(
+        &s,
+        pbx_port,
+        &format!("[[listen]]\ntransport = \"udp\"\naddr = \"[::1]:{v6}\"\n"),
+    );
+    let agent_port = free_port_v6().to_string();
+    Sipp::spawn(
+        &s,
+        "agent",
+        &[
+            "-sf",
+            &format!("{}/benches/load/uac_rr.xml", env!("CARGO_MANIFEST_DIR")),
+            &format!("[::1]:{v6}"),
+            "-s",
+            "1002",
+            "-i",
+            "::1",
+            "-p",
+            &agent_port,
+            "-m",
+            "1",
+            "-timeout",
+            "25s",
+        ],
+    )
+    .succeeds(LIMIT);
+    pbx.succeeds(LIMIT);
+}
+
+fn free_port_v6() -> u16 {
+    let s = std::net::UdpSocket::bind("[::1]:0").expect("IPv6 loopback");
+    s.local_addr().unwrap().port()
+}
