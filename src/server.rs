@@ -193,7 +193,9 @@ async fn proxy_loop(mut proxy: Proxy, mut events: mpsc::Receiver<Event>, mut out
             () = sleep_until(deadline) => proxy.handle_timeout(Instant::now()),
         }
         while let Some(a) = proxy.poll_action() {
-            out.perform(a).await;
+            if let Err(dest) = out.perform(a).await {
+                proxy.handle_send_failed(Instant::now(), dest);
+            }
         }
     }
 }
@@ -217,10 +219,12 @@ struct Outbound {
 }
 
 impl Outbound {
-    async fn perform(&mut self, action: Action) {
+    /// Sends; `Err(dest)` when an address (the PBX) could not be reached,
+    /// so the proxy can answer 503.
+    async fn perform(&mut self, action: Action) -> Result<(), Dest> {
         let Action::Send { dest, bytes } = action else {
             // Forwarded messages are for the call core, which is not wired yet.
-            return;
+            return Ok(());
         };
         let result = match dest {
             Dest::Flow(id) => self.flows.send(id, bytes).map_err(|e| e.to_string()),
@@ -228,8 +232,16 @@ impl Outbound {
             Dest::Addr(TransportKind::Tcp, addr) => self.send_tcp(addr, bytes).await,
             Dest::Addr(t, _) => Err(format!("no {} client transport", t.as_str())),
         };
-        if let Err(e) = result {
-            warn!(?dest, error = %e, "Send failed.");
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                warn!(?dest, error = %e, "Send failed.");
+                match dest {
+                    Dest::Addr(..) => Err(dest),
+                    // A flow that is gone is reported by its transport.
+                    Dest::Flow(_) => Ok(()),
+                }
+            }
         }
     }
 

@@ -302,6 +302,34 @@ impl Proxy {
         shared.registrar.remove_flow(flow)
     }
 
+    /// Sending to `dest` failed (connection refused, no route): the client
+    /// transactions waiting on it end, and their requests get 503 upstream
+    /// (RFC 3261 §16.7: the next hop cannot be reached).
+    pub fn handle_send_failed(&mut self, now: Instant, dest: Dest) {
+        let waiting: Vec<ClientKey> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| {
+                c.dest == dest && matches!(c.tx.state(), ClientState::Calling | ClientState::Trying)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in waiting {
+            let Some(c) = self.clients.remove(&k) else {
+                continue;
+            };
+            if let (false, Some(server)) = (k.cancel, c.server) {
+                self.stats.refused += 1;
+                self.answer(
+                    now,
+                    &server,
+                    503,
+                    Some("Service Unavailable: the PBX cannot be reached"),
+                );
+            }
+        }
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         while let Some(Reverse((at, r))) = self.timers_heap.peek() {

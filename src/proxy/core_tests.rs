@@ -629,3 +629,19 @@ fn a_request_with_a_malformed_lower_via_is_refused() {
         (Some(400), &b"Bad Request: malformed Via"[..])
     );
 }
+
+#[test]
+fn an_unreachable_pbx_is_503() {
+    let mut w = World::new();
+    w.feed(w.phone, INVITE);
+    w.proxy.handle_send_failed(w.now, pbx_dest());
+    let out = w.drain();
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].0, out[0].1.status()), (Dest::Flow(1), Some(503)));
+    assert!(
+        w.advance(Duration::from_secs(40))
+            .iter()
+            .all(|(_, m)| m.status() == Some(503)),
+        "no retransmission to the PBX after the failure"
+    );
+}

@@ -186,3 +186,36 @@ fn a_stranger_on_the_core_listener_gets_403() {
     assert_eq!(r.status(), Some(403));
     assert!(reason(&r).contains("not a configured PBX address"));
 }
+
+#[test]
+fn an_unreachable_pbx_over_tcp_is_503() {
+    let s = Scratch::new("refusals-pbx-down");
+    // The PBX is reached over TCP and nothing listens there: connect refused.
+    // (The text lands inside [pbx], right after its addrs line.)
+    let edge = Sipedge::start_with(&s, free_port(), "transport = \"tcp\"\n");
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.send_to(
+        &request("INVITE sip:1002@pbx.example.com SIP/2.0", "down", "", "", 0),
+        edge.addr(),
+    )
+    .unwrap();
+    let mut buf = [0u8; 65536];
+    let final_response = loop {
+        // Bounded: each read waits at most 5 s.
+        let (n, _) = sock
+            .recv_from(&mut buf)
+            .expect("no final response within 5 s");
+        let m = sip::parse(Bytes::copy_from_slice(&buf[..n])).unwrap();
+        if m.status().is_some_and(|c| c >= 200) {
+            break m;
+        }
+    };
+    assert_eq!(
+        final_response.status(),
+        Some(503),
+        "{}",
+        reason(&final_response)
+    );
+    assert!(reason(&final_response).contains("cannot be reached"));
+}
