@@ -179,6 +179,12 @@ pub fn differential_rsip(data: &[u8]) {
     let (Ok(via), Ok(from), Ok(to)) = (ours.top_via(), ours.from_header(), ours.to_header()) else {
         return;
     };
+    // Without Content-Length a datagram's body is the rest of it (RFC 3261
+    // §18.3); rsip goes on reading header-like lines from that body and
+    // takes a later Call-ID or Via from it. Known rsip behaviour.
+    if ours.content_length().is_none() && !ours.body().is_empty() {
+        return;
+    }
     // rsip reads only UTF-8 text.
     if std::str::from_utf8(data).is_err() {
         return;
