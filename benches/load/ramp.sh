@@ -7,7 +7,8 @@
 #   kamailio  Kamailio (Debian package) as a stateful record-routing proxy
 #             with its dialog module (kamailio.cfg.in)
 # For each rate it reports successful/failed calls, the proxy's CPU (cores)
-# and RSS, and at the end the highest rate with 0 failed calls.
+# and RSS, and at the end the highest rate with 0 failed calls (a rate that
+# fails is tried once more before it counts as the limit).
 #
 # Usage: benches/load/ramp.sh [TARGETS...]   (default: direct sipedge kamailio)
 # Environment: RATES (calls/s, default "100 200 400 800 1600 2400 3200"),
@@ -43,6 +44,7 @@ printf '%-9s %6s %9s %7s %6s %9s\n' target rate ok failed cores rss_mib
 for target in "${targets[@]}"; do
   best=0
   for rate in $rates; do
+   for attempt in 1 2; do
     uas_port=$(free_port); proxy_port=$(free_port)
     sipp -sf benches/load/uas_rr.xml -i 127.0.0.1 -p "$uas_port" -nostdin -timeout $((step + 30))s > "$work/uas.out" 2>&1 &
     uas=$!; pids+=("$uas")
@@ -68,8 +70,10 @@ TOML
         setsid kamailio -f "$work/kamailio.cfg" -DD -E -m 512 -M 32 -P "$work/kam.pid" > "$work/kam.log" 2>&1 &
         proxy_pid=$!; pids+=("$proxy_pid"); dest="127.0.0.1:$proxy_port" ;;
     esac
-    # Wait (bounded) until the proxy answers OPTIONS-free: its UDP port is bound.
+    # Wait (bounded) until the proxy's UDP port is bound, then let its
+    # workers settle (Kamailio forks children after binding).
     for _ in $(seq 100); do ss -lun | grep -q ":$proxy_port " && break; [ "$target" = direct ] && break; sleep 0.05; done
+    [ "$target" = direct ] || sleep 1
     t0=0; [ -n "$proxy_pid" ] && t0=$(group_ticks "$proxy_pid")
     calls=$((rate * step))
     sipp -sf benches/load/uac_rr.xml "$dest" -s 1002 -i 127.0.0.1 -p "$(free_port)" -r "$rate" -m "$calls" -d "$talk" \
@@ -86,7 +90,11 @@ TOML
     printf '%-9s %6s %9s %7s %6s %9s\n' "$target" "$rate" "$ok" "$failed" "$cores" "$rss"
     [ -n "$proxy_pid" ] && { kill -- -"$proxy_pid" 2>/dev/null || kill "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true; }
     kill "$uas" 2>/dev/null || true; wait "$uas" 2>/dev/null || true
-    if [ "$failed" = 0 ] && [ "$ok" = "$calls" ]; then best=$rate; else break; fi
+    if [ "$failed" = 0 ] && [ "$ok" = "$calls" ]; then best=$rate; break; fi
+    # One retry: a single failed call on a shared 2-core machine is noise
+    # more often than the proxy's limit.
+    [ "$attempt" = 2 ] && break 2
+   done
   done
   echo "$target: highest rate with 0 failed calls: $best calls/s"
 done
