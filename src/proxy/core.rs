@@ -536,6 +536,18 @@ impl Proxy {
         });
     }
 
+    /// Whether retransmissions to `dest` are left to its transport.
+    fn is_reliable(&self, dest: Dest) -> bool {
+        match dest {
+            Dest::Flow(f) => self
+                .shared()
+                .flows
+                .get(&f)
+                .is_some_and(|f| f.transport.is_reliable()),
+            Dest::Addr(t, _) => t.is_reliable(),
+        }
+    }
+
     fn is_pbx(&self, source: SocketAddr) -> bool {
         self.config.is_pbx(source)
     }
@@ -952,14 +964,7 @@ impl Proxy {
         } else {
             Kind::NonInvite
         };
-        let reliable = match dest {
-            Dest::Flow(f) => self
-                .shared()
-                .flows
-                .get(&f)
-                .is_some_and(|f| f.transport.is_reliable()),
-            Dest::Addr(t, _) => t.is_reliable(),
-        };
+        let reliable = self.is_reliable(dest);
         let ckey = ClientKey {
             branch: branch.into_bytes().into(),
             cancel: false,
@@ -1038,14 +1043,7 @@ impl Proxy {
         let Ok(sent) = sip::parse(cancel.clone()) else {
             return;
         };
-        let reliable = match dest {
-            Dest::Flow(f) => self
-                .shared()
-                .flows
-                .get(&f)
-                .is_some_and(|f| f.transport.is_reliable()),
-            Dest::Addr(t, _) => t.is_reliable(),
-        };
+        let reliable = self.is_reliable(dest);
         let cancel_key = ClientKey {
             branch: ckey.branch.clone(),
             cancel: true,

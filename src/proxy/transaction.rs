@@ -55,6 +55,46 @@ impl Timers {
     }
 }
 
+/// A transaction's three kinds of deadline: resend, give up, forget.
+#[derive(Debug, Clone, Copy, Default)]
+struct Deadlines {
+    /// Timers A, E, G.
+    retransmit: Option<Instant>,
+    /// Timers B, F, H.
+    timeout: Option<Instant>,
+    /// Timers D, I, J, K, L, M.
+    end: Option<Instant>,
+}
+
+/// Which deadline is due, the one that ends the transaction first.
+enum Due {
+    End,
+    Timeout,
+    Retransmit,
+}
+
+impl Deadlines {
+    fn next(&self) -> Option<Instant> {
+        [self.retransmit, self.timeout, self.end]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn due(&self, now: Instant) -> Option<Due> {
+        let passed = |t: Option<Instant>| t.is_some_and(|t| now >= t);
+        if passed(self.end) {
+            Some(Due::End)
+        } else if passed(self.timeout) {
+            Some(Due::Timeout)
+        } else if passed(self.retransmit) {
+            Some(Due::Retransmit)
+        } else {
+            None
+        }
+    }
+}
+
 /// INVITE transactions have ACK and provisional-response rules of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -108,10 +148,8 @@ pub struct ClientTx {
     timers: Timers,
     request: Bytes,
     ack: Option<Bytes>,
-    retransmit_at: Option<Instant>,
+    deadlines: Deadlines,
     interval: Duration,
-    timeout_at: Option<Instant>,
-    end_at: Option<Instant>,
 }
 
 impl ClientTx {
@@ -134,10 +172,12 @@ impl ClientTx {
             timers,
             request,
             ack: None,
-            retransmit_at: (!reliable).then(|| now + timers.t1),
+            deadlines: Deadlines {
+                retransmit: (!reliable).then(|| now + timers.t1),
+                timeout: Some(now + timers.t64()),
+                end: None,
+            },
             interval: timers.t1,
-            timeout_at: Some(now + timers.t64()),
-            end_at: None,
         }
     }
 
@@ -182,7 +222,7 @@ impl ClientTx {
                     // RFC 3261 §17.1.1.2: no more INVITE retransmissions once
                     // anything came back. Timer B stays: a proxy's Timer C
                     // (above the transaction) decides how long to ring.
-                    self.retransmit_at = None;
+                    self.deadlines.retransmit = None;
                     forward(None)
                 } else if success {
                     self.enter_accepted(now);
@@ -191,9 +231,9 @@ impl ClientTx {
                     let ack = make_ack();
                     self.ack = Some(ack.clone());
                     self.state = ClientState::Completed;
-                    self.retransmit_at = None;
-                    self.timeout_at = None;
-                    self.end_at = Some(
+                    self.deadlines.retransmit = None;
+                    self.deadlines.timeout = None;
+                    self.deadlines.end = Some(
                         now + if self.reliable {
                             Duration::ZERO
                         } else {
@@ -222,9 +262,9 @@ impl ClientTx {
                     self.state = ClientState::Proceeding;
                 } else {
                     self.state = ClientState::Completed;
-                    self.retransmit_at = None;
-                    self.timeout_at = None;
-                    self.end_at = Some(
+                    self.deadlines.retransmit = None;
+                    self.deadlines.timeout = None;
+                    self.deadlines.end = Some(
                         now + if self.reliable {
                             Duration::ZERO
                         } else {
@@ -241,46 +281,42 @@ impl ClientTx {
 
     fn enter_accepted(&mut self, now: Instant) {
         self.state = ClientState::Accepted;
-        self.retransmit_at = None;
-        self.timeout_at = None;
-        self.end_at = Some(now + self.timers.t64());
+        self.deadlines.retransmit = None;
+        self.deadlines.timeout = None;
+        self.deadlines.end = Some(now + self.timers.t64());
     }
 
     /// When the transaction next needs [`handle_timeout`](Self::handle_timeout).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.retransmit_at, self.timeout_at, self.end_at]
-            .into_iter()
-            .flatten()
-            .min()
+        self.deadlines.next()
     }
 
     /// Runs the timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) -> Option<Output> {
-        if self.end_at.is_some_and(|t| now >= t) {
-            self.terminate();
-            return None;
+        match self.deadlines.due(now)? {
+            Due::End => {
+                self.terminate();
+                None
+            }
+            Due::Timeout => {
+                self.terminate();
+                Some(Output::Timeout)
+            }
+            Due::Retransmit => {
+                self.interval = match self.kind {
+                    Kind::Invite => self.interval * 2,
+                    Kind::NonInvite if self.state == ClientState::Proceeding => self.timers.t2,
+                    Kind::NonInvite => (self.interval * 2).min(self.timers.t2),
+                };
+                self.deadlines.retransmit = Some(now + self.interval);
+                Some(Output::Retransmit(self.request.clone()))
+            }
         }
-        if self.timeout_at.is_some_and(|t| now >= t) {
-            self.terminate();
-            return Some(Output::Timeout);
-        }
-        if self.retransmit_at.is_some_and(|t| now >= t) {
-            self.interval = match self.kind {
-                Kind::Invite => self.interval * 2,
-                Kind::NonInvite if self.state == ClientState::Proceeding => self.timers.t2,
-                Kind::NonInvite => (self.interval * 2).min(self.timers.t2),
-            };
-            self.retransmit_at = Some(now + self.interval);
-            return Some(Output::Retransmit(self.request.clone()));
-        }
-        None
     }
 
     fn terminate(&mut self) {
         self.state = ClientState::Terminated;
-        self.retransmit_at = None;
-        self.timeout_at = None;
-        self.end_at = None;
+        self.deadlines = Deadlines::default();
     }
 }
 
@@ -309,10 +345,8 @@ pub struct ServerTx {
     state: ServerState,
     timers: Timers,
     last_response: Option<Bytes>,
-    retransmit_at: Option<Instant>,
+    deadlines: Deadlines,
     interval: Duration,
-    timeout_at: Option<Instant>,
-    end_at: Option<Instant>,
 }
 
 impl ServerTx {
@@ -326,10 +360,8 @@ impl ServerTx {
             },
             timers,
             last_response: None,
-            retransmit_at: None,
+            deadlines: Deadlines::default(),
             interval: timers.t1,
-            timeout_at: None,
-            end_at: None,
         }
     }
 
@@ -368,18 +400,18 @@ impl ServerTx {
         match self.kind {
             Kind::Invite if code < 300 => {
                 self.state = ServerState::Accepted;
-                self.end_at = Some(now + self.timers.t64());
+                self.deadlines.end = Some(now + self.timers.t64());
             }
             Kind::Invite => {
                 self.state = ServerState::Completed;
                 if !self.reliable {
-                    self.retransmit_at = Some(now + self.timers.t1);
+                    self.deadlines.retransmit = Some(now + self.timers.t1);
                 }
-                self.timeout_at = Some(now + self.timers.t64());
+                self.deadlines.timeout = Some(now + self.timers.t64());
             }
             Kind::NonInvite => {
                 self.state = ServerState::Completed;
-                self.end_at = Some(
+                self.deadlines.end = Some(
                     now + if self.reliable {
                         Duration::ZERO
                     } else {
@@ -398,9 +430,9 @@ impl ServerTx {
         match self.state {
             ServerState::Completed if self.kind == Kind::Invite => {
                 self.state = ServerState::Confirmed;
-                self.retransmit_at = None;
-                self.timeout_at = None;
-                self.end_at = Some(
+                self.deadlines.retransmit = None;
+                self.deadlines.timeout = None;
+                self.deadlines.end = Some(
                     now + if self.reliable {
                         Duration::ZERO
                     } else {
@@ -415,34 +447,30 @@ impl ServerTx {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.retransmit_at, self.timeout_at, self.end_at]
-            .into_iter()
-            .flatten()
-            .min()
+        self.deadlines.next()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) -> Option<Output> {
-        if self.end_at.is_some_and(|t| now >= t) {
-            self.terminate();
-            return None;
+        match self.deadlines.due(now)? {
+            Due::End => {
+                self.terminate();
+                None
+            }
+            Due::Timeout => {
+                self.terminate();
+                Some(Output::NoAck)
+            }
+            Due::Retransmit => {
+                self.interval = (self.interval * 2).min(self.timers.t2);
+                self.deadlines.retransmit = Some(now + self.interval);
+                self.last_response.clone().map(Output::Retransmit)
+            }
         }
-        if self.timeout_at.is_some_and(|t| now >= t) {
-            self.terminate();
-            return Some(Output::NoAck);
-        }
-        if self.retransmit_at.is_some_and(|t| now >= t) {
-            self.interval = (self.interval * 2).min(self.timers.t2);
-            self.retransmit_at = Some(now + self.interval);
-            return self.last_response.clone().map(Output::Retransmit);
-        }
-        None
     }
 
     fn terminate(&mut self) {
         self.state = ServerState::Terminated;
-        self.retransmit_at = None;
-        self.timeout_at = None;
-        self.end_at = None;
+        self.deadlines = Deadlines::default();
     }
 }
 

@@ -63,6 +63,37 @@ impl Dispatch {
     }
 }
 
+/// Counts bytes that did not parse and builds the 400/413/505 to answer
+/// them with, when one can be built (a request with Via/From/To/Call-ID/CSeq
+/// lines to copy); `None`: drop them.
+pub(crate) fn refusal(
+    bytes: &[u8],
+    e: &crate::sip::ParseError,
+    counters: &crate::server::Counters,
+) -> Option<Bytes> {
+    counters.parse_error(e.kind.name());
+    crate::sip::build::error_response(bytes, e, counters.tag_seed).map(Bytes::from)
+}
+
+/// Ends a connection's flow: dropping its sender lets the writer flush what
+/// is queued (a final 413, say) and stop, within two seconds; then the proxy
+/// learns the flow is gone.
+pub(crate) async fn close(
+    flow: FlowId,
+    writer: tokio::task::JoinHandle<()>,
+    flows: &Flows,
+    events: &Dispatch,
+) {
+    flows.remove(flow);
+    if tokio::time::timeout(std::time::Duration::from_secs(2), writer)
+        .await
+        .is_err()
+    {
+        tracing::debug!(flow, "Writer did not drain in time.");
+    }
+    let _ = events.send(Event::Closed(flow)).await;
+}
+
 /// How to reach a flow.
 #[derive(Debug, Clone)]
 enum Handle {

@@ -132,11 +132,8 @@ async fn run(
                             }
                         }
                         Err(e) => {
-                            counters.parse_error(e.kind.name());
-                            if let Some(resp) =
-                                sip::build::error_response(&bytes, &e, counters.tag_seed)
-                            {
-                                let _ = flows.send(flow.id, Bytes::from(resp));
+                            if let Some(resp) = super::refusal(&bytes, &e, &counters) {
+                                let _ = flows.send(flow.id, resp);
                             }
                             debug!(flow = flow.id, error = %e, "Malformed message refused.");
                         }
@@ -146,9 +143,8 @@ async fn run(
                     // The stream can no longer be trusted to be framed. A
                     // message over the size cap still gets its 413 when the
                     // start of it shows what to answer.
-                    counters.parse_error(e.kind.name());
-                    if let Some(resp) = sip::build::error_response(&buf, &e, counters.tag_seed) {
-                        let _ = flows.send(flow.id, Bytes::from(resp));
+                    if let Some(resp) = super::refusal(&buf, &e, &counters) {
+                        let _ = flows.send(flow.id, resp);
                     }
                     debug!(flow = flow.id, remote = %flow.remote, error = %e, "Stream desynchronised; closing.");
                     break 'conn;
@@ -160,14 +156,5 @@ async fn run(
             Ok(_) => {}
         }
     }
-    // Dropping the flow's sender lets the writer flush what is queued (a
-    // final 413, say) and end; it gets two seconds.
-    flows.remove(flow.id);
-    if tokio::time::timeout(std::time::Duration::from_secs(2), writer)
-        .await
-        .is_err()
-    {
-        debug!(flow = flow.id, "Writer did not drain in time.");
-    }
-    let _ = events.send(Event::Closed(flow.id)).await;
+    super::close(flow.id, writer, &flows, &events).await;
 }

@@ -63,17 +63,13 @@ pub async fn serve(
                     return;
                 }
             }
-            Err(e) => {
-                counters.parse_error(e.kind.name());
-                // 400/413/505 with the reason when a response can be built.
-                match crate::sip::build::error_response(data, &e, counters.tag_seed) {
-                    Some(resp) => {
-                        debug!(%remote, error = %e, "Malformed request refused.");
-                        let _ = socket.try_send_to(&resp, remote);
-                    }
-                    None => debug!(%remote, error = %e, "Unparseable datagram dropped."),
+            Err(e) => match super::refusal(data, &e, &counters) {
+                Some(resp) => {
+                    debug!(%remote, error = %e, "Malformed request refused.");
+                    let _ = socket.try_send_to(&resp, remote);
                 }
-            }
+                None => debug!(%remote, error = %e, "Unparseable datagram dropped."),
+            },
         }
     }
 }

@@ -155,20 +155,12 @@ async fn connection(
                 }
             }
             Err(e) => {
-                counters.parse_error(e.kind.name());
-                if let Some(resp) = sip::build::error_response(&bytes, &e, counters.tag_seed) {
-                    let _ = flows.send(flow.id, Bytes::from(resp));
+                if let Some(resp) = super::refusal(&bytes, &e, &counters) {
+                    let _ = flows.send(flow.id, resp);
                 }
                 debug!(flow = flow.id, error = %e, "Malformed message refused.");
             }
         }
     }
-    flows.remove(flow.id);
-    if tokio::time::timeout(std::time::Duration::from_secs(2), writer)
-        .await
-        .is_err()
-    {
-        debug!(flow = flow.id, "Writer did not drain in time.");
-    }
-    let _ = events.send(Event::Closed(flow.id)).await;
+    super::close(flow.id, writer, &flows, &events).await;
 }
