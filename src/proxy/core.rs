@@ -118,7 +118,11 @@ struct ServerEntry {
     tx: ServerTx,
     flow: Flow,
     side: Side,
-    request: Message,
+    /// The request's bytes (not its parsed index: entries live 32 s after
+    /// the final response, and the index is 1 KiB); re-parsed on the rare
+    /// paths that build a response from it.
+    request: Bytes,
+    is_register: bool,
     client: Option<ClientKey>,
     agent_flow: Option<FlowId>,
 }
@@ -128,7 +132,6 @@ struct ClientEntry {
     tx: ClientTx,
     server: Option<ServerKey>,
     dest: Dest,
-    sent: Message,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -486,8 +489,11 @@ impl Proxy {
         let Some(e) = self.servers.get_mut(key) else {
             return;
         };
+        let Some(request) = reparse(&e.request) else {
+            return;
+        };
         let bytes = Bytes::from(build::response(
-            &e.request,
+            &request,
             code,
             &ResponseOpts {
                 reason,
@@ -802,7 +808,8 @@ impl Proxy {
                 tx: stx,
                 flow,
                 side,
-                request: req.clone(),
+                request: req.wire_bytes(),
+                is_register: req.method() == Some(Method::Register),
                 client: None,
                 agent_flow: None,
             },
@@ -956,9 +963,6 @@ impl Proxy {
             bytes: bytes.clone(),
         });
         let Some(skey) = skey else { return };
-        let Ok(sent) = sip::parse(bytes.clone()) else {
-            return;
-        };
         let kind = if method == Some(Method::Invite) {
             Kind::Invite
         } else {
@@ -976,7 +980,6 @@ impl Proxy {
                 tx: ctx,
                 server: Some(skey.clone()),
                 dest,
-                sent,
             },
         );
         if let Some(e) = self.servers.get_mut(&skey) {
@@ -1021,7 +1024,8 @@ impl Proxy {
                 tx: stx,
                 flow,
                 side,
-                request: req.clone(),
+                request: req.wire_bytes(),
+                is_register: req.method() == Some(Method::Register),
                 client: None,
                 agent_flow: None,
             },
@@ -1037,12 +1041,12 @@ impl Proxy {
             return;
         }
         // CANCEL is hop by hop (RFC 3261 §16.10): our own, for our INVITE.
-        let cancel = Bytes::from(build::cancel_for(&c.sent));
-        let dest = c.dest;
-        let agent_flow = self.servers.get(&invite_key).and_then(|e| e.agent_flow);
-        let Ok(sent) = sip::parse(cancel.clone()) else {
+        let Some(invite) = reparse(c.tx.request()) else {
             return;
         };
+        let cancel = Bytes::from(build::cancel_for(&invite));
+        let dest = c.dest;
+        let agent_flow = self.servers.get(&invite_key).and_then(|e| e.agent_flow);
         let reliable = self.is_reliable(dest);
         let cancel_key = ClientKey {
             branch: ckey.branch.clone(),
@@ -1055,7 +1059,6 @@ impl Proxy {
                 tx: ctx,
                 server: None,
                 dest,
-                sent,
             },
         );
         self.actions.push_back(Action::Forwarded {
@@ -1095,13 +1098,15 @@ impl Proxy {
             return;
         }
         let code = resp.status().unwrap_or(500);
-        let sent = &c.sent;
+        let request = c.tx.request().clone();
         let rx = c.tx.on_response(now, code, || {
-            Bytes::from(build::ack_for_non_2xx(sent, &resp))
+            reparse(&request).map_or_else(Bytes::new, |invite| {
+                Bytes::from(build::ack_for_non_2xx(&invite, &resp))
+            })
         });
         let dest = c.dest;
         let server = c.server.clone();
-        if let Some(ack) = rx.ack {
+        if let Some(ack) = rx.ack.filter(|a| !a.is_empty()) {
             self.actions.push_back(Action::Send { dest, bytes: ack });
         }
         self.arm_client(&ckey);
@@ -1115,11 +1120,13 @@ impl Proxy {
         let Some(s) = self.servers.get_mut(&skey) else {
             return;
         };
-        if code == 200 && s.request.method() == Some(Method::Register) && s.side == Side::Access {
-            let (req, f) = (s.request.clone(), s.flow);
-            self.shared()
-                .registrar
-                .on_register_ok(now, &req, &resp, f.id, f.transport);
+        if code == 200 && s.is_register && s.side == Side::Access {
+            let (req, f) = (reparse(&s.request), s.flow);
+            if let Some(req) = req {
+                self.shared()
+                    .registrar
+                    .on_register_ok(now, &req, &resp, f.id, f.transport);
+            }
             self.arm_registrar();
         }
         let Some(s) = self.servers.get_mut(&skey) else {
@@ -1158,6 +1165,18 @@ impl Proxy {
             self.servers.remove(&skey);
         }
     }
+}
+
+/// Parses bytes this proxy already parsed (or wrote) once, at the index's
+/// ceiling: what forwarding added must not make them fail now.
+fn reparse(bytes: &Bytes) -> Option<Message> {
+    let limits = sip::Limits {
+        max_headers: sip::MAX_HEADERS,
+        max_message: usize::MAX,
+        max_line: usize::MAX,
+        max_vias: usize::MAX,
+    };
+    sip::parse_with(bytes.clone(), sip::Framing::Datagram, &limits).ok()
 }
 
 /// `fmt::Write` into a byte vector.

@@ -187,6 +187,12 @@ impl Message {
         &self.buf[..self.ix.body.end as usize]
     }
 
+    /// The message's bytes (start line through body) as shared bytes: no
+    /// copy, and nothing after the body of a datagram.
+    pub fn wire_bytes(&self) -> Bytes {
+        self.buf.slice(..self.ix.body.end as usize)
+    }
+
     /// The underlying buffer (shared, not copied).
     pub fn bytes(&self) -> &Bytes {
         &self.buf
