@@ -32,7 +32,7 @@ use bytes::Bytes;
 
 use crate::config::{Config, Side, TransportKind};
 use crate::sip::build::{self, Edits, MaxForwards, ResponseOpts};
-use crate::sip::header::{NameAddr, Uri};
+use crate::sip::header::Uri;
 use crate::sip::{self, HeaderName, Message, Method};
 
 use super::registrar::{Binding, Registrar};
@@ -125,6 +125,21 @@ struct ServerEntry {
     is_register: bool,
     client: Option<ClientKey>,
     agent_flow: Option<FlowId>,
+}
+
+impl ServerEntry {
+    /// A server transaction for `req`, received on `flow`, not yet forwarded.
+    fn new(tx: ServerTx, flow: Flow, side: Side, req: &Message) -> ServerEntry {
+        ServerEntry {
+            tx,
+            flow,
+            side,
+            request: req.wire_bytes(),
+            is_register: req.method() == Some(Method::Register),
+            client: None,
+            agent_flow: None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -802,18 +817,8 @@ impl Proxy {
                 bytes: trying,
             });
         }
-        self.servers.insert(
-            key.clone(),
-            ServerEntry {
-                tx: stx,
-                flow,
-                side,
-                request: req.wire_bytes(),
-                is_register: req.method() == Some(Method::Register),
-                client: None,
-                agent_flow: None,
-            },
-        );
+        self.servers
+            .insert(key.clone(), ServerEntry::new(stx, flow, side, &req));
         self.forward_request(now, flow, side, req, Some(key.clone()));
         self.arm_server(&key);
         if self.servers.get(&key).is_some_and(|e| e.tx.is_terminated()) {
@@ -1018,18 +1023,8 @@ impl Proxy {
             dest: Dest::Flow(flow.id),
             bytes: resp,
         });
-        self.servers.insert(
-            key.clone(),
-            ServerEntry {
-                tx: stx,
-                flow,
-                side,
-                request: req.wire_bytes(),
-                is_register: req.method() == Some(Method::Register),
-                client: None,
-                agent_flow: None,
-            },
-        );
+        self.servers
+            .insert(key.clone(), ServerEntry::new(stx, flow, side, &req));
         self.arm_server(&key);
         let Some((ServerState::Proceeding, Some(ckey))) = found else {
             return;
@@ -1187,11 +1182,6 @@ impl std::fmt::Write for Vec8<'_> {
         self.0.extend_from_slice(s.as_bytes());
         Ok(())
     }
-}
-
-/// Parses a Route-like value (for tests and the driver's diagnostics).
-pub fn parse_route(v: &[u8]) -> Option<NameAddr<'_>> {
-    NameAddr::parse(v, HeaderName::Route).ok()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::config::TransportKind;
-use crate::sip::header::{Contact, Uri};
+use crate::sip::header::Uri;
 use crate::sip::{HeaderName, Message};
 
 use super::FlowId;
@@ -195,9 +195,4 @@ impl Registrar {
     pub fn is_empty(&self) -> bool {
         self.by_contact.is_empty()
     }
-}
-
-/// Contact values of a message, parsed (helper for tests and callers).
-pub fn contacts(m: &Message) -> Vec<Contact<'_>> {
-    m.contacts().flatten().collect()
 }

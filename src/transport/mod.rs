@@ -63,6 +63,34 @@ impl Dispatch {
     }
 }
 
+/// The next accepted connection and its new flow (a connection whose
+/// addresses cannot be read is skipped).
+pub(crate) async fn accept(
+    listener: &tokio::net::TcpListener,
+    transport: crate::config::TransportKind,
+    side: crate::config::Side,
+    flows: &Flows,
+) -> (tokio::net::TcpStream, Flow) {
+    loop {
+        let Ok((stream, remote)) = listener.accept().await else {
+            continue;
+        };
+        let Ok(local) = stream.local_addr() else {
+            continue;
+        };
+        return (
+            stream,
+            Flow {
+                id: flows.next_id(),
+                transport,
+                local,
+                remote,
+                side,
+            },
+        );
+    }
+}
+
 /// Counts bytes that did not parse and builds the 400/413/505 to answer
 /// them with, when one can be built (a request with Via/From/To/Call-ID/CSeq
 /// lines to copy); `None`: drop them.
@@ -151,14 +179,6 @@ impl Flows {
 
     pub(crate) fn remove(&self, id: FlowId) {
         self.table().remove(&id);
-    }
-
-    pub fn len(&self) -> usize {
-        self.table().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Sends `bytes` over flow `id` without waiting for the socket.

@@ -27,20 +27,7 @@ pub async fn serve(
     counters: Arc<crate::server::Counters>,
 ) {
     loop {
-        let Ok((stream, remote)) = listener.accept().await else {
-            continue;
-        };
-        let Ok(local) = stream.local_addr() else {
-            continue;
-        };
-        let id = flows.next_id();
-        let flow = Flow {
-            id,
-            transport: TransportKind::Tcp,
-            local,
-            remote,
-            side,
-        };
+        let (stream, flow) = super::accept(&listener, TransportKind::Tcp, side, &flows).await;
         tokio::spawn(connection(
             stream,
             flow,

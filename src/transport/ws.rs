@@ -37,19 +37,7 @@ pub async fn serve(
 ) {
     let path: Arc<str> = path.into();
     loop {
-        let Ok((stream, remote)) = listener.accept().await else {
-            continue;
-        };
-        let Ok(local) = stream.local_addr() else {
-            continue;
-        };
-        let flow = Flow {
-            id: flows.next_id(),
-            transport: TransportKind::Ws,
-            local,
-            remote,
-            side,
-        };
+        let (stream, flow) = super::accept(&listener, TransportKind::Ws, side, &flows).await;
         tokio::spawn(connection(
             stream,
             flow,
