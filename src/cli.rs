@@ -63,6 +63,14 @@ pub fn main() -> ExitCode {
         Command::Run { config } => run_cmd(&config),
         Command::CheckConfig { file } => match crate::config::Config::load(&file) {
             Ok(c) => {
+                // Certificates are read too: a typo in a path should not
+                // wait for the restart to show.
+                for (i, l) in c.listen.iter().enumerate() {
+                    if let Err(e) = crate::server::tls_acceptor(l) {
+                        eprintln!("{}: listen[{i}]: {e}", file.display());
+                        return ExitCode::from(1);
+                    }
+                }
                 let listeners: Vec<String> = c
                     .listen
                     .iter()

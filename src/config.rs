@@ -341,8 +341,8 @@ impl Config {
         Ok(config)
     }
 
-    /// Reads, parses and validates a file; `node.data_dir` is made relative
-    /// to the file's directory.
+    /// Reads, parses and validates a file; relative paths (`node.data_dir`,
+    /// listeners' `cert` and `key`) are made relative to the file's directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: Some(path.to_path_buf()),
@@ -354,9 +354,17 @@ impl Config {
             e.file = Some(path.to_path_buf());
             e
         })?;
-        if config.node.data_dir.is_relative() {
-            let base = path.parent().unwrap_or(Path::new("."));
-            config.node.data_dir = base.join(&config.node.data_dir);
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut config.node.data_dir);
+        for l in &mut config.listen {
+            for p in [&mut l.cert, &mut l.key].into_iter().flatten() {
+                resolve(p);
+            }
         }
         Ok(config)
     }

@@ -34,8 +34,26 @@ pub enum Error {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("transport {0} is not available yet; use udp, tcp or ws")]
-    Unsupported(&'static str),
+    #[error("listen {addr}: {source}")]
+    Tls {
+        addr: SocketAddr,
+        source: transport::tls::TlsError,
+    },
+}
+
+/// The TLS acceptor of a `tls`/`wss` listener; `None` for the plain ones.
+pub fn tls_acceptor(l: &crate::config::Listen) -> Result<Option<tokio_rustls::TlsAcceptor>, Error> {
+    match (l.transport, &l.cert, &l.key) {
+        (TransportKind::Tls | TransportKind::Wss, Some(cert), Some(key)) => {
+            transport::tls::acceptor(cert, key)
+                .map(Some)
+                .map_err(|source| Error::Tls {
+                    addr: l.addr,
+                    source,
+                })
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Counters shared by transports and the proxy loop (exported as metrics
@@ -116,28 +134,31 @@ pub async fn run_with_shards(
                     counters.clone(),
                 ));
             }
-            TransportKind::Tcp => {
+            TransportKind::Tcp | TransportKind::Tls => {
+                let tls = tls_acceptor(l)?;
                 let s = TcpListener::bind(l.addr)
                     .await
                     .map_err(|source| Error::Bind {
-                        transport: "tcp",
+                        transport: l.transport.as_str(),
                         addr: l.addr,
                         source,
                     })?;
                 tokio::spawn(transport::tcp::serve(
                     s,
                     l.side,
+                    tls,
                     flows.clone(),
                     dispatch.clone(),
                     limits,
                     counters.clone(),
                 ));
             }
-            TransportKind::Ws => {
+            TransportKind::Ws | TransportKind::Wss => {
+                let tls = tls_acceptor(l)?;
                 let s = TcpListener::bind(l.addr)
                     .await
                     .map_err(|source| Error::Bind {
-                        transport: "ws",
+                        transport: l.transport.as_str(),
                         addr: l.addr,
                         source,
                     })?;
@@ -145,13 +166,13 @@ pub async fn run_with_shards(
                     s,
                     l.side,
                     l.ws_path.clone(),
+                    tls,
                     flows.clone(),
                     dispatch.clone(),
                     limits,
                     counters.clone(),
                 ));
             }
-            other => return Err(Error::Unsupported(other.as_str())),
         }
         info!(transport = l.transport.as_str(), addr = %l.addr, side = ?l.side, "Listening.");
     }

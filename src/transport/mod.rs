@@ -8,6 +8,7 @@
 //! learns an agent's device is gone.
 
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 pub mod ws;
 

@@ -1,13 +1,14 @@
-//! TCP: an accept loop per listener and a task per connection, framing the
-//! byte stream (Content-Length, RFC 5626 CRLF keep-alives).
+//! TCP and TLS: an accept loop per listener and a task per connection,
+//! framing the byte stream (Content-Length, RFC 5626 CRLF keep-alives).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
 use tracing::debug;
 
 use super::{Dispatch, Event, Flows};
@@ -18,24 +19,37 @@ use crate::sip::{self, Framing, Limits, stream};
 /// Messages queued for one connection's writer before sends are refused.
 const SEND_QUEUE: usize = 256;
 
+/// Accepts connections on a `tcp` listener, or a `tls` one when `tls` holds
+/// its acceptor.
 pub async fn serve(
     listener: TcpListener,
     side: Side,
+    tls: Option<TlsAcceptor>,
     flows: Arc<Flows>,
     events: Dispatch,
     limits: Limits,
     counters: Arc<crate::server::Counters>,
 ) {
+    let kind = if tls.is_some() {
+        TransportKind::Tls
+    } else {
+        TransportKind::Tcp
+    };
     loop {
-        let (stream, flow) = super::accept(&listener, TransportKind::Tcp, side, &flows).await;
-        tokio::spawn(connection(
-            stream,
-            flow,
-            flows.clone(),
-            events.clone(),
-            limits,
-            counters.clone(),
-        ));
+        let (stream, flow) = super::accept(&listener, kind, side, &flows).await;
+        let (flows, events, counters) = (flows.clone(), events.clone(), counters.clone());
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            match tls {
+                None => connection(stream, flow, flows, events, limits, counters).await,
+                Some(acceptor) => {
+                    if let Some(s) = super::tls::handshake(&acceptor, stream, flow.remote).await {
+                        connection(s, flow, flows, events, limits, counters).await;
+                    }
+                }
+            }
+        });
     }
 }
 
@@ -59,14 +73,15 @@ pub async fn connect(
         side: Side::Core,
     };
     // Register before spawning so the caller can send at once.
+    let _ = stream.set_nodelay(true);
     let (tx, rx) = mpsc::channel(SEND_QUEUE);
     flows.insert_stream(id, tx);
     tokio::spawn(run(stream, flow, rx, flows, events, limits, counters));
     Ok(id)
 }
 
-async fn connection(
-    stream: TcpStream,
+async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(
+    stream: S,
     flow: Flow,
     flows: Arc<Flows>,
     events: Dispatch,
@@ -78,8 +93,8 @@ async fn connection(
     run(stream, flow, rx, flows, events, limits, counters).await;
 }
 
-async fn run(
-    stream: TcpStream,
+async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
+    stream: S,
     flow: Flow,
     mut outgoing: mpsc::Receiver<Bytes>,
     flows: Arc<Flows>,
@@ -87,8 +102,7 @@ async fn run(
     limits: Limits,
     counters: Arc<crate::server::Counters>,
 ) {
-    let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let writer = tokio::spawn(async move {
         while let Some(b) = outgoing.recv().await {
             if wr.write_all(&b).await.is_err() {

@@ -1,4 +1,5 @@
-//! SIP over WebSocket (RFC 7118): the browser softphones' transport.
+//! SIP over WebSocket (RFC 7118), plain (`ws`) or over TLS (`wss`): the
+//! browser softphones' transport.
 //!
 //! The upgrade must ask for the `sip` subprotocol, and the answer echoes it;
 //! anything else is refused with HTTP 400 before a flow exists. Each text or
@@ -10,8 +11,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::{Message as Frame, WebSocketConfig};
@@ -30,23 +33,38 @@ pub async fn serve(
     listener: TcpListener,
     side: Side,
     path: String,
+    tls: Option<TlsAcceptor>,
     flows: Arc<Flows>,
     events: Dispatch,
     limits: Limits,
     counters: Arc<crate::server::Counters>,
 ) {
     let path: Arc<str> = path.into();
+    let kind = if tls.is_some() {
+        TransportKind::Wss
+    } else {
+        TransportKind::Ws
+    };
     loop {
-        let (stream, flow) = super::accept(&listener, TransportKind::Ws, side, &flows).await;
-        tokio::spawn(connection(
-            stream,
-            flow,
+        let (stream, flow) = super::accept(&listener, kind, side, &flows).await;
+        let (path, flows, events, counters) = (
             path.clone(),
             flows.clone(),
             events.clone(),
-            limits,
             counters.clone(),
-        ));
+        );
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            match tls {
+                None => connection(stream, flow, path, flows, events, limits, counters).await,
+                Some(acceptor) => {
+                    if let Some(s) = super::tls::handshake(&acceptor, stream, flow.remote).await {
+                        connection(s, flow, path, flows, events, limits, counters).await;
+                    }
+                }
+            }
+        });
     }
 }
 
@@ -80,8 +98,8 @@ fn check_upgrade(path: &str, req: &Request, mut resp: Response) -> Result<Respon
 
 // The upgrade callback's large error type is tungstenite's signature.
 #[allow(clippy::result_large_err)]
-async fn connection(
-    stream: TcpStream,
+async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
     flow: Flow,
     path: Arc<str>,
     flows: Arc<Flows>,
@@ -89,7 +107,6 @@ async fn connection(
     limits: Limits,
     counters: Arc<crate::server::Counters>,
 ) {
-    let _ = stream.set_nodelay(true);
     let config = WebSocketConfig::default()
         .max_message_size(Some(limits.max_message))
         .max_frame_size(Some(limits.max_message));

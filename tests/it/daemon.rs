@@ -3,7 +3,7 @@
 //! a condition with a bound; every process is stopped by its PID.
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -51,7 +51,7 @@ pub struct Sipedge {
 
 impl Sipedge {
     /// Starts sipedge with UDP and TCP on a free port and the PBX at
-    /// `pbx_port`; returns once its TCP listener accepts.
+    /// `pbx_port`; returns once every listener is bound.
     pub fn start(scratch: &Scratch, pbx_port: u16) -> Sipedge {
         Sipedge::start_with(scratch, pbx_port, "")
     }
@@ -74,10 +74,17 @@ impl Sipedge {
             .stderr(std::fs::File::create(scratch.0.join("sipedge.err")).unwrap())
             .spawn()
             .expect("start sipedge");
-        let me = Sipedge { child, port };
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut me = Sipedge { child, port };
+        // Every listener is bound once the proxy says it runs.
+        let log = scratch.0.join("sipedge.log");
         wait_for("sipedge to listen", Duration::from_secs(10), || {
-            TcpStream::connect(addr).is_ok()
+            if let Ok(Some(status)) = me.child.try_wait() {
+                panic!(
+                    "sipedge exited ({status}): {}",
+                    std::fs::read_to_string(scratch.0.join("sipedge.err")).unwrap_or_default()
+                );
+            }
+            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Proxy running."))
         });
         me
     }

@@ -3,6 +3,7 @@
 
 mod alloc_count;
 mod cli_parse;
+mod client;
 mod conformance;
 mod daemon;
 mod fuzz_replay;
@@ -10,4 +11,5 @@ mod parser;
 mod proxy_sipp;
 mod refusals;
 mod support;
+mod tls;
 mod ws;
