@@ -8,7 +8,8 @@
 //! anything.
 //!
 //! This file holds the sections the daemon reads today: `[node]`,
-//! `[[listen]]`, `[pbx]` and `[sip]`.
+//! `[[listen]]`, `[pbx]`, `[sip]`, `[agents]`, `[wrap]`, `[dialog]` and
+//! `[events]` (the file sink).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -32,6 +33,142 @@ pub struct Config {
     pub pbx: Pbx,
     #[serde(default)]
     pub sip: Sip,
+    #[serde(default)]
+    pub agents: Agents,
+    #[serde(default)]
+    pub wrap: WrapConfig,
+    #[serde(default)]
+    pub dialog: Dialog,
+    #[serde(default)]
+    pub events: Events,
+}
+
+/// `[agents]`: who the agent of an interaction is, and its id.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Agents {
+    /// Header naming the agent (set by the PBX or the phone); else the
+    /// registered AOR's user, else the access-side From/To user.
+    pub id_header: String,
+    /// Header carrying the interaction id (e.g. the PBX's call id); else
+    /// one derived from the dialog key.
+    pub interaction_id_header: String,
+}
+
+impl Default for Agents {
+    fn default() -> Self {
+        Agents {
+            id_header: "X-Agent-Id".into(),
+            interaction_id_header: "X-Interaction-Id".into(),
+        }
+    }
+}
+
+/// `[wrap]`: after-call work.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WrapConfig {
+    /// Wrap time after each interaction.
+    pub seconds: u32,
+    /// Inbound INVITEs to an agent in wrap get 486 with Retry-After.
+    pub enforce: bool,
+    /// Per-agent wrap seconds, by agent id.
+    pub agents: std::collections::HashMap<String, u32>,
+}
+
+impl Default for WrapConfig {
+    fn default() -> Self {
+        WrapConfig {
+            seconds: 30,
+            enforce: false,
+            agents: Default::default(),
+        }
+    }
+}
+
+/// `[dialog]`: the limits that end dialogs nobody ends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dialog {
+    /// How long an answered call survives its agent's lost connection
+    /// (the device may come back with the same `+sip.instance`).
+    pub transport_loss_grace: Dur,
+    /// Longest answered call.
+    pub max_duration: Dur,
+    /// A 2xx without ACK for this long is reaped.
+    pub no_ack_timeout: Dur,
+    /// An INVITE without a final response for this long is reaped.
+    pub ring_timeout: Dur,
+}
+
+impl Default for Dialog {
+    fn default() -> Self {
+        Dialog {
+            transport_loss_grace: Dur(Duration::from_secs(20)),
+            max_duration: Dur(Duration::from_secs(4 * 3600)),
+            no_ack_timeout: Dur(Duration::from_secs(32)),
+            ring_timeout: Dur(Duration::from_secs(300)),
+        }
+    }
+}
+
+/// `[events]`: where events go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Events {
+    pub sinks: Vec<SinkKind>,
+    pub file: FileSink,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Events {
+            sinks: vec![SinkKind::File],
+            file: FileSink::default(),
+        }
+    }
+}
+
+/// A sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkKind {
+    File,
+}
+
+/// `[events.file]`: JSON lines.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileSink {
+    /// Relative to the config file's directory.
+    pub path: PathBuf,
+}
+
+impl Default for FileSink {
+    fn default() -> Self {
+        FileSink {
+            path: PathBuf::from("data/events.jsonl"),
+        }
+    }
+}
+
+impl Config {
+    /// The call core's settings.
+    pub fn call_config(&self) -> crate::call::CallConfig {
+        crate::call::CallConfig {
+            node_id: self.node.id.clone(),
+            id_header: self.agents.id_header.clone(),
+            interaction_id_header: self.agents.interaction_id_header.clone(),
+            wrap_seconds: self.wrap.seconds,
+            wrap_overrides: self.wrap.agents.clone(),
+            wrap_enforce: self.wrap.enforce,
+            transport_loss_grace: self.dialog.transport_loss_grace.0,
+            max_duration: self.dialog.max_duration.0,
+            no_ack_timeout: self.dialog.no_ack_timeout.0,
+            ring_timeout: self.dialog.ring_timeout.0,
+            listeners: self.listen.iter().map(|l| (l.transport, l.addr)).collect(),
+        }
+    }
 }
 
 /// `[node]`: who this instance is and where it keeps its state.
@@ -361,6 +498,7 @@ impl Config {
             }
         };
         resolve(&mut config.node.data_dir);
+        resolve(&mut config.events.file.path);
         for l in &mut config.listen {
             for p in [&mut l.cert, &mut l.key].into_iter().flatten() {
                 resolve(p);

@@ -14,18 +14,23 @@
 //!   file, line and key.
 //! - [`proxy`]: sans-IO proxy rules — transactions (RFC 3261 §17), routing
 //!   between agents and the PBX, registrations.
-//! - [`transport`]: UDP and TCP sockets; flows.
+//! - [`call`]: sans-IO call core — interactions, who ended them, durations,
+//!   wrap; [`event`]: the CloudEvents it emits; [`sink`]: where they go.
+//! - [`transport`]: UDP, TCP, TLS, WebSocket and WSS sockets; flows.
 //! - [`server`]: wiring listeners to the proxy; `sipedge run`.
 //! - [`cli`]: the command line.
 //!
-//! The call core, outbox, sinks and admin API described in ARCHITECTURE.md
-//! come next, on top of these.
+//! The durable outbox, the bus sinks and the admin API described in
+//! ARCHITECTURE.md come next, on top of these.
 #![forbid(unsafe_code)]
 
+pub mod call;
 pub mod cli;
 pub mod config;
+pub mod event;
 pub mod inspect;
 pub mod proxy;
 pub mod server;
+pub mod sink;
 pub mod sip;
 pub mod transport;

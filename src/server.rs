@@ -34,6 +34,8 @@ pub enum Error {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot start the event sink: {source}")]
+    Sink { source: std::io::Error },
     #[error("listen {addr}: {source}")]
     Tls {
         addr: SocketAddr,
@@ -176,10 +178,23 @@ pub async fn run_with_shards(
         }
         info!(transport = l.transport.as_str(), addr = %l.addr, side = ?l.side, "Listening.");
     }
+    let (event_tx, event_rx) = mpsc::channel(crate::sink::EVENT_QUEUE);
+    let events = crate::sink::EventTx::new(event_tx);
+    let path = config.events.file.path.clone();
+    info!(path = %path.display(), "Events go to the file sink.");
+    std::thread::Builder::new()
+        .name("sink-file".into())
+        .spawn(move || {
+            if let Err(e) = crate::sink::file::run(&path, event_rx) {
+                tracing::error!(path = %path.display(), error = %e, "The event file cannot be written.");
+            }
+        })
+        .map_err(|source| Error::Sink { source })?;
     let shared = Arc::new(Mutex::new(Shared::default()));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, rx) in receivers.into_iter().enumerate() {
-        let proxy = Proxy::shard(&config, shared.clone(), i == 0);
+        let mut proxy = Proxy::shard(&config, shared.clone(), i == 0);
+        proxy.set_wall_anchor(Instant::now(), unix_ms());
         let out = Outbound {
             flows: flows.clone(),
             udp: udp.clone(),
@@ -187,6 +202,7 @@ pub async fn run_with_shards(
             dispatch: dispatch.clone(),
             limits,
             counters: counters.clone(),
+            events: events.clone(),
         };
         tasks.spawn(proxy_loop(proxy, rx, out));
     }
@@ -198,14 +214,29 @@ pub async fn run_with_shards(
     Ok(())
 }
 
+/// Wall-clock now, Unix milliseconds.
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// How often the call core's wall clock is re-anchored (NTP may move it).
+const ANCHOR_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 async fn proxy_loop(mut proxy: Proxy, mut events: mpsc::Receiver<Event>, mut out: Outbound) {
+    let mut anchored = Instant::now();
     loop {
+        if anchored.elapsed() >= ANCHOR_EVERY {
+            anchored = Instant::now();
+            proxy.set_wall_anchor(anchored, unix_ms());
+        }
         let deadline = proxy.poll_timeout();
         tokio::select! {
             ev = events.recv() => match ev {
                 Some(Event::Message(flow, msg)) => proxy.handle_message(Instant::now(), flow, *msg),
                 Some(Event::Closed(id)) => {
-                    let gone = proxy.handle_flow_closed(id);
+                    let gone = proxy.handle_flow_closed(Instant::now(), id);
                     out.pbx_tcp.retain(|_, f| *f != id);
                     debug!(flow = id, bindings = gone, "Flow closed.");
                 }
@@ -237,15 +268,19 @@ struct Outbound {
     dispatch: Dispatch,
     limits: crate::sip::Limits,
     counters: Arc<Counters>,
+    events: crate::sink::EventTx,
 }
 
 impl Outbound {
     /// Sends; `Err(dest)` when an address (the PBX) could not be reached,
     /// so the proxy can answer 503.
     async fn perform(&mut self, action: Action) -> Result<(), Dest> {
-        let Action::Send { dest, bytes } = action else {
-            // Forwarded messages are for the call core, which is not wired yet.
-            return Ok(());
+        let (dest, bytes) = match action {
+            Action::Send { dest, bytes } => (dest, bytes),
+            Action::Emit(e) => {
+                self.events.send(e);
+                return Ok(());
+            }
         };
         let result = match dest {
             Dest::Flow(id) => self.flows.send(id, bytes).map_err(|e| e.to_string()),

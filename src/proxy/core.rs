@@ -4,8 +4,11 @@
 //! Feed it what arrived ([`Proxy::handle_message`], [`Proxy::handle_flow_closed`])
 //! and the time ([`Proxy::handle_timeout`] at [`Proxy::poll_timeout`]); take
 //! what to do from [`Proxy::poll_action`]: bytes to send to a flow or an
-//! address, and [`Action::Forwarded`] for every request and response it
-//! passed on, which is what the call core watches.
+//! address, and [`Action::Emit`] for the call core's events. The call core
+//! ([`crate::call`]) sees every request before it is forwarded (it may
+//! refuse a forged BYE or CANCEL, or an INVITE to an agent in wrap) and
+//! every response forwarded; the BYEs it originates run as client
+//! transactions here.
 //!
 //! Routing rules:
 //! - a request from the access side goes to the PBX (`[pbx] addrs[0]`),
@@ -37,6 +40,7 @@ use crate::sip::{self, HeaderName, Message, Method};
 
 use super::registrar::{Binding, Registrar};
 use super::transaction::{ClientState, ClientTx, Kind, Output, ServerState, ServerTx, Timers};
+use crate::call::{AgentPeer, CallAction, Calls, EndedBy, Toward, Verdict, WrapBoard};
 
 /// Prefix of the branches this proxy writes.
 const BRANCH_PREFIX: &str = "z9hG4bK-se";
@@ -73,13 +77,8 @@ pub enum Action {
         dest: Dest,
         bytes: Bytes,
     },
-    /// A message was forwarded. `side` is where it came from; `agent_flow`
-    /// is the access-side flow of the exchange (the agent's device).
-    Forwarded {
-        side: Side,
-        agent_flow: Option<FlowId>,
-        msg: Box<Message>,
-    },
+    /// An event from the call core, for the outbox.
+    Emit(crate::event::Event),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -189,6 +188,7 @@ pub struct Proxy {
     limiter: RateLimiter,
     actions: VecDeque<Action>,
     stats: Stats,
+    calls: Calls,
 }
 
 /// What every proxy shard shares: the registrations (an INVITE from the PBX
@@ -198,6 +198,8 @@ pub struct Proxy {
 pub struct Shared {
     pub registrar: Registrar,
     pub flows: HashMap<FlowId, Flow>,
+    /// Agents in wrap (an agent's calls land on any shard).
+    pub wraps: Arc<Mutex<WrapBoard>>,
 }
 
 /// Per-source token buckets for access-side requests.
@@ -250,6 +252,11 @@ impl Proxy {
     pub fn shard(config: &Config, shared: Arc<Mutex<Shared>>, owns_registrar: bool) -> Proxy {
         let secret = RandomState::new();
         let tag_seed = secret.hash_one("tag-seed");
+        let board = shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .wraps
+            .clone();
         Proxy {
             pbx: config.pbx.addrs.clone(),
             pbx_transport: config.pbx.transport,
@@ -275,7 +282,118 @@ impl Proxy {
             },
             actions: VecDeque::new(),
             stats: Stats::default(),
+            calls: Calls::shard(config.call_config(), board),
         }
+    }
+
+    /// Ties the call core's wall clock to the monotonic one (the driver
+    /// calls this at start and now and then; durations never use it).
+    pub fn set_wall_anchor(&mut self, now: Instant, unix_ms: i64) {
+        self.calls.set_wall_anchor(now, unix_ms);
+    }
+
+    /// The call core (read-only: live calls, stats).
+    pub fn calls(&self) -> &Calls {
+        &self.calls
+    }
+
+    /// Ends a live interaction from outside (the desktop's end-call
+    /// button): BYE both ways.
+    pub fn end_interaction(
+        &mut self,
+        now: Instant,
+        id: &str,
+        by: EndedBy,
+    ) -> Result<(), crate::call::EndError> {
+        let r = self.calls.end(now, id, by);
+        self.drain_calls(now);
+        r
+    }
+
+    /// The agent (or the wrap of interaction `who`) completed wrap-up.
+    pub fn complete_wrap(&mut self, now: Instant, who: &str) -> bool {
+        let r = self.calls.complete_wrap(now, who);
+        self.drain_calls(now);
+        r
+    }
+
+    /// Moves what the call core decided into the proxy's actions: events
+    /// out, BYEs through client transactions.
+    fn drain_calls(&mut self, now: Instant) {
+        while let Some(a) = self.calls.poll_action() {
+            match a {
+                CallAction::Emit(e) => self.actions.push_back(Action::Emit(e)),
+                CallAction::Send {
+                    toward,
+                    method,
+                    request_uri,
+                    headers,
+                } => self.originate(now, toward, method, &request_uri, &headers),
+            }
+        }
+    }
+
+    /// Sends a request of our own (a BYE the call core decided) and runs
+    /// its client transaction; the response ends there.
+    fn originate(
+        &mut self,
+        now: Instant,
+        toward: Toward,
+        method: Method,
+        request_uri: &str,
+        headers: &str,
+    ) {
+        let (dest, transport) = match toward {
+            Toward::Pbx => {
+                let Some(&pbx) = self.pbx.first() else { return };
+                (Dest::Addr(self.pbx_transport, pbx), self.pbx_transport)
+            }
+            Toward::Agent(f) => {
+                let Some(flow) = self.shared().flows.get(&f).copied() else {
+                    return;
+                };
+                (Dest::Flow(f), flow.transport)
+            }
+        };
+        let Some(local) = self
+            .local_for(transport)
+            .or_else(|| self.listeners.first().map(|l| l.1))
+        else {
+            return;
+        };
+        let h = self.secret.hash_one(("originate", request_uri, headers));
+        let branch = format!("{BRANCH_PREFIX}{h:016x}00000000");
+        let host = match local.ip() {
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        let bytes = Bytes::from(format!(
+            "{} {request_uri} SIP/2.0\r\nVia: SIP/2.0/{} {host}:{};branch={branch};rport\r\n{headers}",
+            method.as_str().unwrap_or("BYE"),
+            transport.as_str().to_ascii_uppercase(),
+            local.port(),
+        ));
+        let ckey = ClientKey {
+            branch: branch.into_bytes().into(),
+            cancel: false,
+        };
+        let reliable = self.is_reliable(dest);
+        let kind = if method == Method::Invite {
+            Kind::Invite
+        } else {
+            Kind::NonInvite
+        };
+        let tx = ClientTx::new(kind, bytes.clone(), reliable, now, self.timers);
+        self.clients.insert(
+            ckey.clone(),
+            ClientEntry {
+                tx,
+                server: None,
+                dest,
+            },
+        );
+        self.actions.push_back(Action::Send { dest, bytes });
+        self.arm_client(&ckey);
     }
 
     fn shared(&self) -> MutexGuard<'_, Shared> {
@@ -310,20 +428,58 @@ impl Proxy {
         } else {
             self.on_response(now, flow, msg);
         }
+        self.drain_calls(now);
     }
 
     /// A connection closed (or a UDP flow was forgotten): its registrations
-    /// go. Returns the number of bindings removed.
-    pub fn handle_flow_closed(&mut self, flow: FlowId) -> usize {
-        let mut shared = self.shared();
-        shared.flows.remove(&flow);
-        shared.registrar.remove_flow(flow)
+    /// go (every shard is told; the first does the registrar's part), its
+    /// unanswered INVITEs are cancelled or refused, and the call core starts
+    /// the grace of its answered calls. Returns the number of bindings
+    /// removed.
+    pub fn handle_flow_closed(&mut self, now: Instant, flow: FlowId) -> usize {
+        let removed = {
+            let mut shared = self.shared();
+            shared.flows.remove(&flow);
+            shared.registrar.remove_flow(now, flow)
+        };
+        // INVITEs the agent sent: CANCEL them downstream.
+        let sent: Vec<ClientKey> = self
+            .servers
+            .values()
+            .filter(|e| e.flow.id == flow && e.tx.state() == ServerState::Proceeding)
+            .filter_map(|e| e.client.clone())
+            .collect();
+        for ckey in sent {
+            self.cancel_client(now, &ckey);
+        }
+        // INVITEs to the agent: 480 upstream.
+        self.fail_clients(
+            now,
+            Dest::Flow(flow),
+            480,
+            "Temporarily Unavailable: the agent's connection was lost",
+        );
+        self.calls.on_flow_closed(now, flow);
+        self.drain_calls(now);
+        removed
     }
 
     /// Sending to `dest` failed (connection refused, no route): the client
     /// transactions waiting on it end, and their requests get 503 upstream
     /// (RFC 3261 §16.7: the next hop cannot be reached).
     pub fn handle_send_failed(&mut self, now: Instant, dest: Dest) {
+        self.fail_clients(
+            now,
+            dest,
+            503,
+            "Service Unavailable: the PBX cannot be reached",
+        );
+        self.drain_calls(now);
+    }
+
+    /// Ends the client transactions waiting on `dest` and answers their
+    /// server transactions with `code`.
+    fn fail_clients(&mut self, now: Instant, dest: Dest, code: u16, reason: &str) {
         let waiting: Vec<ClientKey> = self
             .clients
             .iter()
@@ -338,25 +494,25 @@ impl Proxy {
             };
             if let (false, Some(server)) = (k.cancel, c.server) {
                 self.stats.refused += 1;
-                self.answer(
-                    now,
-                    &server,
-                    503,
-                    Some("Service Unavailable: the PBX cannot be reached"),
-                );
+                self.answer(now, &server, code, Some(reason));
             }
         }
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let mut next = None;
         while let Some(Reverse((at, r))) = self.timers_heap.peek() {
             if self.timer_current(r) == Some(*at) {
-                return Some(*at);
+                next = Some(*at);
+                break;
             }
             self.timers_heap.pop();
         }
-        None
+        match (next, self.calls.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Runs every timer due at `now`.
@@ -394,6 +550,16 @@ impl Proxy {
                 }
             }
         }
+        let shared = self.shared.clone();
+        let successor = move |f: FlowId| {
+            shared
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .registrar
+                .successor(f)
+        };
+        self.calls.handle_timeout(now, &successor);
+        self.drain_calls(now);
     }
 
     fn timer_current(&self, r: &TimerRef) -> Option<Instant> {
@@ -501,6 +667,18 @@ impl Proxy {
 
     /// Sends a final (or provisional) response through a server transaction.
     fn answer(&mut self, now: Instant, key: &ServerKey, code: u16, reason: Option<&str>) {
+        self.answer_with(now, key, code, reason, &[]);
+    }
+
+    /// [`answer`](Self::answer) with extra header lines.
+    fn answer_with(
+        &mut self,
+        now: Instant,
+        key: &ServerKey,
+        code: u16,
+        reason: Option<&str>,
+        headers: &[(&str, &str)],
+    ) {
         let Some(e) = self.servers.get_mut(key) else {
             return;
         };
@@ -513,16 +691,21 @@ impl Proxy {
             &ResponseOpts {
                 reason,
                 tag_seed: self.tag_seed,
+                headers,
                 source: Some((e.flow.remote.ip(), e.flow.remote.port())),
                 ..Default::default()
             },
         ));
+        let forwarded = e.client.is_some();
         if e.tx.send_response(now, code, bytes.clone()) {
             let flow = e.flow.id;
             self.actions.push_back(Action::Send {
                 dest: Dest::Flow(flow),
                 bytes,
             });
+            if forwarded && code >= 300 {
+                self.calls.on_local_final(now, &request, code);
+            }
         }
         self.arm_server(key);
     }
@@ -569,6 +752,20 @@ impl Proxy {
         }
     }
 
+    /// What the registrar knows about the device on `flow`.
+    fn agent_peer(&self, flow: FlowId) -> AgentPeer {
+        let shared = self.shared();
+        let binding = shared.registrar.bindings().find(|b| b.flow == flow);
+        AgentPeer {
+            flow,
+            transport: shared.flows.get(&flow).map(|f| f.transport),
+            aor: binding.map(|b| b.aor.clone()),
+            user_agent: binding
+                .map(|b| b.user_agent.clone())
+                .filter(|u| !u.is_empty()),
+        }
+    }
+
     fn is_pbx(&self, source: SocketAddr) -> bool {
         self.config.is_pbx(source)
     }
@@ -582,22 +779,7 @@ impl Proxy {
     }
 
     fn is_ours(&self, uri: &Uri<'_>) -> bool {
-        let default = if uri.scheme == sip::header::Scheme::Sips {
-            5061
-        } else {
-            5060
-        };
-        let port = uri.port.unwrap_or(default);
-        let host = uri.host;
-        self.listeners.iter().any(|(_, a)| {
-            a.port() == port && {
-                let ip = a.ip().to_string();
-                host == ip.as_bytes()
-                    || (a.is_ipv6()
-                        && host.len() == ip.len() + 2
-                        && &host[1..host.len() - 1] == ip.as_bytes())
-            }
-        })
+        uri_is_ours(&self.listeners, uri)
     }
 
     fn token_for(&self, flow: FlowId) -> String {
@@ -900,6 +1082,33 @@ impl Proxy {
             }
             return;
         }
+        // The call core sees the request before it leaves (and may refuse it).
+        let peer = (method == Some(Method::Invite) && initial)
+            .then(|| agent_flow.map(|f| self.agent_peer(f)))
+            .flatten();
+        if let Verdict::Refuse {
+            code,
+            reason,
+            retry_after,
+        } = self
+            .calls
+            .on_request(now, &req, side, flow.id, peer.as_ref())
+        {
+            let retry = retry_after.map(|r| r.to_string());
+            let headers: Vec<(&str, &str)> = retry
+                .as_deref()
+                .map(|r| ("Retry-After", r))
+                .into_iter()
+                .collect();
+            match skey {
+                Some(k) => {
+                    self.stats.refused += 1;
+                    self.answer_with(now, &k, code, Some(reason), &headers);
+                }
+                None => self.reply_stateless(&flow, &req, code, reason, &headers),
+            }
+            return;
+        }
         let Some(local) = self
             .local_for(out_transport)
             .or_else(|| self.listeners.first().map(|l| l.1))
@@ -958,11 +1167,6 @@ impl Proxy {
             },
         ));
         self.stats.forwarded_requests += 1;
-        self.actions.push_back(Action::Forwarded {
-            side,
-            agent_flow,
-            msg: Box::new(req.clone()),
-        });
         self.actions.push_back(Action::Send {
             dest,
             bytes: bytes.clone(),
@@ -1003,6 +1207,25 @@ impl Proxy {
             .servers
             .get(&invite_key)
             .map(|e| (e.tx.state(), e.client.clone()));
+        // Only the INVITE's sender may cancel it (a stranger who copied the
+        // Via must not end someone else's call).
+        let same_source = self
+            .servers
+            .get(&invite_key)
+            .is_some_and(|e| e.flow.id == flow.id);
+        if found.is_some()
+            && (!same_source
+                || self.calls.on_request(now, &req, side, flow.id, None) != Verdict::Forward)
+        {
+            self.reply_stateless(
+                &flow,
+                &req,
+                403,
+                "Forbidden: not a party of this dialog",
+                &[],
+            );
+            return;
+        }
         let mut stx = ServerTx::new(Kind::NonInvite, flow.transport.is_reliable(), self.timers);
         let (code, reason) = if found.is_some() {
             (200, "OK")
@@ -1029,7 +1252,13 @@ impl Proxy {
         let Some((ServerState::Proceeding, Some(ckey))) = found else {
             return;
         };
-        let Some(c) = self.clients.get(&ckey) else {
+        self.cancel_client(now, &ckey);
+    }
+
+    /// Sends our CANCEL for the INVITE client transaction `ckey` (CANCEL is
+    /// hop by hop, RFC 3261 §16.10), unless it has its final response.
+    fn cancel_client(&mut self, now: Instant, ckey: &ClientKey) {
+        let Some(c) = self.clients.get(ckey) else {
             return;
         };
         if !matches!(c.tx.state(), ClientState::Calling | ClientState::Proceeding) {
@@ -1041,12 +1270,14 @@ impl Proxy {
         };
         let cancel = Bytes::from(build::cancel_for(&invite));
         let dest = c.dest;
-        let agent_flow = self.servers.get(&invite_key).and_then(|e| e.agent_flow);
         let reliable = self.is_reliable(dest);
         let cancel_key = ClientKey {
             branch: ckey.branch.clone(),
             cancel: true,
         };
+        if self.clients.contains_key(&cancel_key) {
+            return;
+        }
         let ctx = ClientTx::new(Kind::NonInvite, cancel.clone(), reliable, now, self.timers);
         self.clients.insert(
             cancel_key.clone(),
@@ -1056,11 +1287,6 @@ impl Proxy {
                 dest,
             },
         );
-        self.actions.push_back(Action::Forwarded {
-            side,
-            agent_flow,
-            msg: Box::new(req),
-        });
         self.actions.push_back(Action::Send {
             dest,
             bytes: cancel,
@@ -1141,11 +1367,8 @@ impl Proxy {
                 s.agent_flow,
             );
             self.stats.forwarded_responses += 1;
-            self.actions.push_back(Action::Forwarded {
-                side,
-                agent_flow,
-                msg: Box::new(resp),
-            });
+            let _ = agent_flow;
+            self.calls.on_response(now, &resp, side);
             self.actions.push_back(Action::Send {
                 dest: Dest::Flow(to),
                 bytes,
@@ -1160,6 +1383,26 @@ impl Proxy {
             self.servers.remove(&skey);
         }
     }
+}
+
+/// Whether `uri` names one of our listeners (IP literal and port).
+pub(crate) fn uri_is_ours(listeners: &[(TransportKind, SocketAddr)], uri: &Uri<'_>) -> bool {
+    let default = if uri.scheme == sip::header::Scheme::Sips {
+        5061
+    } else {
+        5060
+    };
+    let port = uri.port.unwrap_or(default);
+    let host = uri.host;
+    listeners.iter().any(|(_, a)| {
+        a.port() == port && {
+            let ip = a.ip().to_string();
+            host == ip.as_bytes()
+                || (a.is_ipv6()
+                    && host.len() == ip.len() + 2
+                    && &host[1..host.len() - 1] == ip.as_bytes())
+        }
+    })
 }
 
 /// Parses bytes this proxy already parsed (or wrote) once, at the index's
@@ -1186,4 +1429,4 @@ impl std::fmt::Write for Vec8<'_> {
 
 #[cfg(test)]
 #[path = "core_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::*;
 use crate::config::Config;
 
-const CONFIG: &str = r#"
+pub(crate) const CONFIG: &str = r#"
 [[listen]]
 transport = "udp"
 addr = "127.0.0.1:5060"
@@ -27,23 +27,35 @@ addrs = ["127.0.0.9:5080"]
 const PHONE: &str = "127.0.0.50:40000";
 const PBX: &str = "127.0.0.9:5080";
 
-struct World {
-    proxy: Proxy,
-    now: Instant,
-    phone: Flow,
-    pbx: Flow,
+pub(crate) struct World {
+    pub proxy: Proxy,
+    pub now: Instant,
+    pub phone: Flow,
+    pub pbx: Flow,
+    /// Events the call core emitted, in order.
+    pub events: Vec<crate::event::Event>,
 }
 
-fn addr(s: &str) -> SocketAddr {
+pub(crate) fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
 impl World {
-    fn new() -> World {
-        let config = Config::from_toml(CONFIG).unwrap();
+    pub fn new() -> World {
+        World::with(CONFIG)
+    }
+
+    /// A world on another configuration (wall clock anchored at
+    /// 2026-11-23T10:00:00Z).
+    pub fn with(config: &str) -> World {
+        let config = Config::from_toml(config).unwrap();
+        let now = Instant::now();
+        let mut proxy = Proxy::new(&config);
+        proxy.set_wall_anchor(now, 1_795_428_000_000);
         World {
-            proxy: Proxy::new(&config),
-            now: Instant::now(),
+            proxy,
+            events: Vec::new(),
+            now,
             phone: Flow {
                 id: 1,
                 transport: TransportKind::Udp,
@@ -61,7 +73,7 @@ impl World {
         }
     }
 
-    fn feed(&mut self, flow: Flow, text: &str) -> Vec<(Dest, Message)> {
+    pub fn feed(&mut self, flow: Flow, text: &str) -> Vec<(Dest, Message)> {
         let m = sip::parse(Bytes::from(text.replace('\n', "\r\n"))).unwrap();
         self.proxy.handle_message(self.now, flow, m);
         self.drain()
@@ -73,20 +85,21 @@ impl World {
         self.drain()
     }
 
-    fn drain(&mut self) -> Vec<(Dest, Message)> {
+    pub fn drain(&mut self) -> Vec<(Dest, Message)> {
         let mut out = Vec::new();
         while let Some(a) = self.proxy.poll_action() {
-            if let Action::Send { dest, bytes } = a {
-                out.push((
+            match a {
+                Action::Send { dest, bytes } => out.push((
                     dest,
                     sip::parse(bytes).expect("the proxy sent a message that does not parse"),
-                ));
+                )),
+                Action::Emit(e) => self.events.push(e),
             }
         }
         out
     }
 
-    fn advance(&mut self, d: Duration) -> Vec<(Dest, Message)> {
+    pub fn advance(&mut self, d: Duration) -> Vec<(Dest, Message)> {
         let until = self.now + d;
         let mut out = Vec::new();
         while let Some(t) = self.proxy.poll_timeout() {
@@ -102,11 +115,11 @@ impl World {
     }
 }
 
-fn pbx_dest() -> Dest {
+pub(crate) fn pbx_dest() -> Dest {
     Dest::Addr(TransportKind::Udp, addr(PBX))
 }
 
-const INVITE: &str = "INVITE sip:1002@pbx.example.com SIP/2.0
+pub(crate) const INVITE: &str = "INVITE sip:1002@pbx.example.com SIP/2.0
 Via: SIP/2.0/UDP 192.168.1.20:5060;branch=z9hG4bKphone1;rport
 Max-Forwards: 70
 From: \"Agent\" <sip:1001@pbx.example.com>;tag=ph1
@@ -122,7 +135,7 @@ m=audio 4000 RTP/AVP 0
 ";
 
 /// The PBX's response to the request it received (`req`), as it would send it.
-fn respond(req: &Message, code: u16, to_tag: &str, extra: &str) -> String {
+pub(crate) fn respond(req: &Message, code: u16, to_tag: &str, extra: &str) -> String {
     let mut s = format!("SIP/2.0 {code} X\n");
     for v in req.get_all(HeaderName::Via) {
         s += &format!("Via: {}\n", String::from_utf8_lossy(v.value));
@@ -490,7 +503,7 @@ fn registration_path_binding_and_inbound_call() {
     );
 
     // The flow is lost: the binding goes, and a new call gets 480.
-    assert_eq!(w.proxy.handle_flow_closed(3), 1);
+    assert_eq!(w.proxy.handle_flow_closed(w.now, 3), 1);
     let again = no_path
         .replace("branch=z9hG4bKpbx2", "branch=z9hG4bKpbx3")
         .replace("in-2@pbx", "in-3@pbx");
@@ -534,7 +547,22 @@ fn transactions_are_reaped() {
     let fwd = out[1].1.clone();
     w.feed(w.pbx, &respond(&fwd, 200, "pbx1", ""));
     assert!(w.proxy.transactions() != (0, 0));
-    w.advance(Duration::from_secs(40));
+    // No ACK ever comes: after 32 s the call core reaps the dialog with a
+    // BYE each way; those transactions time out in turn.
+    let byes = w.advance(Duration::from_secs(40));
+    let mut to: Vec<Dest> = byes
+        .iter()
+        .filter(|(_, m)| m.method() == Some(Method::Bye))
+        .map(|(d, _)| *d)
+        .collect();
+    to.sort_by_key(|d| format!("{d:?}"));
+    to.dedup();
+    assert_eq!(
+        to,
+        [pbx_dest(), Dest::Flow(1)],
+        "a BYE (and its UDP retransmissions) each way"
+    );
+    w.advance(Duration::from_secs(60));
     assert_eq!(w.proxy.transactions(), (0, 0));
     assert_eq!(w.proxy.poll_timeout(), None);
 }
@@ -611,7 +639,7 @@ fn a_registration_on_one_shard_routes_calls_on_another() {
         "{out:?}"
     );
     // The flow closing on one shard removes the binding for all.
-    b.proxy.handle_flow_closed(3);
+    b.proxy.handle_flow_closed(b.now, 3);
     assert!(a.proxy.bindings().is_empty());
 }
 

@@ -59,7 +59,14 @@ pub struct Binding {
 #[derive(Debug, Default)]
 pub struct Registrar {
     by_contact: HashMap<String, Binding>,
+    /// `+sip.instance` of bindings whose flow was lost, by that flow, and
+    /// when: a device that registers again from a new flow is the same
+    /// device ([`Registrar::successor`]).
+    lost: HashMap<FlowId, (String, Instant)>,
 }
+
+/// How long a lost flow's instance is remembered.
+const LOST_MEMORY: Duration = Duration::from_secs(600);
 
 /// `user@host:port` of a SIP URI, lowercased host, default port filled in:
 /// how a Request-URI is matched to a registered contact.
@@ -166,14 +173,35 @@ impl Registrar {
     }
 
     /// Forgets the bindings of a lost flow; returns how many.
-    pub fn remove_flow(&mut self, flow: FlowId) -> usize {
+    pub fn remove_flow(&mut self, now: Instant, flow: FlowId) -> usize {
         let before = self.by_contact.len();
-        self.by_contact.retain(|_, b| b.flow != flow);
+        let lost = &mut self.lost;
+        self.by_contact.retain(|_, b| {
+            if b.flow != flow {
+                return true;
+            }
+            if let Some(i) = &b.instance {
+                lost.insert(flow, (i.clone(), now));
+            }
+            false
+        });
         before - self.by_contact.len()
+    }
+
+    /// The flow a device lost on `flow` registered from since (same
+    /// `+sip.instance`, RFC 5626), if it did.
+    pub fn successor(&self, flow: FlowId) -> Option<FlowId> {
+        let (instance, _) = self.lost.get(&flow)?;
+        self.by_contact
+            .values()
+            .find(|b| b.flow != flow && b.instance.as_ref() == Some(instance))
+            .map(|b| b.flow)
     }
 
     /// Forgets expired bindings; returns how many.
     pub fn expire(&mut self, now: Instant) -> usize {
+        self.lost
+            .retain(|_, (_, at)| now.saturating_duration_since(*at) < LOST_MEMORY);
         let before = self.by_contact.len();
         self.by_contact.retain(|_, b| b.expires_at > now);
         before - self.by_contact.len()

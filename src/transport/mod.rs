@@ -33,7 +33,7 @@ pub enum Event {
 
 /// Hands events to the proxy shards: a message to the shard its Call-ID
 /// hashes to (so a dialog's transactions stay together), a closed flow to
-/// shard 0 (flows and registrations are shared).
+/// every shard.
 #[derive(Debug, Clone)]
 pub struct Dispatch {
     shards: Arc<[mpsc::Sender<Event>]>,
@@ -47,7 +47,14 @@ impl Dispatch {
     }
 
     /// Waits for room in the shard's queue; `Err` once the proxy is gone.
+    /// A closed flow is told to every shard (each has calls on it).
     pub async fn send(&self, event: Event) -> Result<(), ()> {
+        if let Event::Closed(flow) = event {
+            for tx in self.shards.iter() {
+                tx.send(Event::Closed(flow)).await.map_err(drop)?;
+            }
+            return Ok(());
+        }
         let shard = match &event {
             Event::Message(_, m) if self.shards.len() > 1 => {
                 use std::hash::{Hash, Hasher};

@@ -1,0 +1,1282 @@
+//! The call core, sans-IO: from what the proxy forwards, which interaction
+//! started, rang, was answered and ended, who ended it and why, and the
+//! agent's wrap (after-call work) that follows.
+//!
+//! The proxy consults it before forwarding a request
+//! ([`Calls::on_request`]: a forged BYE or CANCEL gets 403, an INVITE to an
+//! agent in enforced wrap gets 486) and tells it every response it forwards
+//! ([`Calls::on_response`]), every INVITE it answered itself
+//! ([`Calls::on_local_final`]) and every lost flow
+//! ([`Calls::on_flow_closed`]). Time is passed in; [`Calls::poll_timeout`]
+//! says when [`Calls::handle_timeout`] is due. What to do comes back from
+//! [`Calls::poll_action`]: events to publish and BYEs to send.
+//!
+//! Ends, one per interaction whatever races (BYE from both sides, BYE
+//! retransmissions, BYE after CANCEL): the first one counts, the
+//! interaction then stays as a tombstone for [`TOMBSTONE`] so late messages
+//! find it ended.
+
+pub mod interaction;
+pub mod wrap;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::config::{Side, TransportKind};
+use crate::event::{Event, EventType, event_id, rfc3339_ms};
+use crate::proxy::FlowId;
+use crate::proxy::registrar::Device;
+use crate::sip::header::NameAddr;
+use crate::sip::{HeaderName, Message, Method};
+
+pub use interaction::{
+    Channel, Direction, End, EndReason, EndedBy, Interaction, Party, State, Timer,
+};
+pub use wrap::{Wrap, WrapBoard, WrapEnd};
+
+use interaction::{Evidence, RouteInfo};
+
+/// How long an ended interaction is remembered (absorbs late BYEs and
+/// retransmissions: 64 × T1).
+pub const TOMBSTONE: Duration = Duration::from_secs(32);
+
+/// The call core's settings (from `[node]`, `[agents]`, `[wrap]`,
+/// `[dialog]`).
+#[derive(Debug, Clone)]
+pub struct CallConfig {
+    pub node_id: String,
+    pub id_header: String,
+    pub interaction_id_header: String,
+    pub wrap_seconds: u32,
+    /// Per-agent wrap seconds.
+    pub wrap_overrides: HashMap<String, u32>,
+    pub wrap_enforce: bool,
+    pub transport_loss_grace: Duration,
+    pub max_duration: Duration,
+    pub no_ack_timeout: Duration,
+    pub ring_timeout: Duration,
+    /// Our listener addresses (to tell our Record-Route entries apart).
+    pub listeners: Vec<(TransportKind, SocketAddr)>,
+}
+
+impl Default for CallConfig {
+    fn default() -> Self {
+        CallConfig {
+            node_id: "edge-1".into(),
+            id_header: "X-Agent-Id".into(),
+            interaction_id_header: "X-Interaction-Id".into(),
+            wrap_seconds: 30,
+            wrap_overrides: HashMap::new(),
+            wrap_enforce: false,
+            transport_loss_grace: Duration::from_secs(20),
+            max_duration: Duration::from_secs(4 * 3600),
+            no_ack_timeout: Duration::from_secs(32),
+            ring_timeout: Duration::from_secs(300),
+            listeners: Vec::new(),
+        }
+    }
+}
+
+/// What the proxy knows about the agent's end of an initial INVITE.
+#[derive(Debug, Clone, Default)]
+pub struct AgentPeer {
+    pub flow: FlowId,
+    pub transport: Option<TransportKind>,
+    /// The AOR the device registered, when it did.
+    pub aor: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The call core's answer to a request the proxy is about to forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Forward,
+    Refuse {
+        code: u16,
+        reason: &'static str,
+        retry_after: Option<u32>,
+    },
+}
+
+/// Where a request sipedge originates goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toward {
+    Pbx,
+    Agent(FlowId),
+}
+
+/// What the call core wants done.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallAction {
+    Emit(Event),
+    /// Send a request: the proxy writes `METHOD request_uri SIP/2.0`, its
+    /// own Via, then `headers` (complete lines, ending with the blank
+    /// line), and runs the client transaction.
+    Send {
+        toward: Toward,
+        method: Method,
+        request_uri: String,
+        headers: String,
+    },
+}
+
+/// Why an admin end was not done.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndError {
+    #[error("no live interaction {0}")]
+    NotFound(String),
+    #[error("interaction {0} is not answered yet; only its caller can cancel it")]
+    NotAnswered(String),
+}
+
+/// Counters for metrics.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CallStats {
+    pub started: u64,
+    pub ended: u64,
+    pub reaped: u64,
+    pub spoofs_refused: u64,
+    pub wrap_refused: u64,
+    pub byes_sent: u64,
+}
+
+/// A live interaction as listed by `sipedge calls`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CallView {
+    pub interaction_id: String,
+    pub agent: String,
+    pub direction: &'static str,
+    pub channel: &'static str,
+    pub device: &'static str,
+    pub state: &'static str,
+    pub remote: String,
+    pub call_id: String,
+    pub age_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKey {
+    Interaction(u64),
+    Wrap(u64),
+}
+
+/// Dialog key: Call-ID and one tag.
+type Key = (Box<[u8]>, Box<[u8]>);
+
+/// The call core of one shard.
+pub struct Calls {
+    cfg: CallConfig,
+    /// Wall clock at a monotonic instant: wall(t) = ms + (t − instant);
+    /// unset, times read as the Unix epoch.
+    anchor: Option<(Instant, i64)>,
+    next_seq: u64,
+    live: HashMap<u64, Interaction>,
+    /// (Call-ID, caller tag) → interaction.
+    by_caller: HashMap<Key, u64>,
+    by_id: HashMap<Box<str>, u64>,
+    timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
+    /// Wraps this shard started: epoch → agent.
+    wrap_timers: HashMap<u64, String>,
+    board: Arc<Mutex<WrapBoard>>,
+    actions: VecDeque<CallAction>,
+    stats: CallStats,
+}
+
+impl Calls {
+    /// A call core on its own.
+    pub fn new(cfg: CallConfig, now: Instant, unix_ms: i64) -> Calls {
+        let mut c = Calls::shard(cfg, Arc::default());
+        c.set_wall_anchor(now, unix_ms);
+        c
+    }
+
+    /// One shard's call core sharing the wrap `board` with the others.
+    pub fn shard(cfg: CallConfig, board: Arc<Mutex<WrapBoard>>) -> Calls {
+        Calls {
+            cfg,
+            anchor: None,
+            next_seq: 1,
+            live: HashMap::new(),
+            by_caller: HashMap::new(),
+            by_id: HashMap::new(),
+            timers: BinaryHeap::new(),
+            wrap_timers: HashMap::new(),
+            board,
+            actions: VecDeque::new(),
+            stats: CallStats::default(),
+        }
+    }
+
+    /// Re-anchors the wall clock (the driver does this now and then, so
+    /// long uptimes follow NTP; durations never depend on it).
+    pub fn set_wall_anchor(&mut self, now: Instant, unix_ms: i64) {
+        self.anchor = Some((now, unix_ms));
+    }
+
+    fn wall(&self, t: Instant) -> i64 {
+        let Some((i, ms)) = self.anchor else { return 0 };
+        match t.checked_duration_since(i) {
+            Some(d) => ms + d.as_millis() as i64,
+            None => ms - i.saturating_duration_since(t).as_millis() as i64,
+        }
+    }
+
+    fn board(&self) -> MutexGuard<'_, WrapBoard> {
+        self.board.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn stats(&self) -> &CallStats {
+        &self.stats
+    }
+
+    /// Interactions not yet ended.
+    pub fn live_count(&self) -> usize {
+        self.live.values().filter(|i| i.end.is_none()).count()
+    }
+
+    /// Interactions held (live and tombstones).
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    pub fn poll_action(&mut self) -> Option<CallAction> {
+        self.actions.pop_front()
+    }
+
+    /// The live interactions.
+    pub fn calls(&self, now: Instant) -> Vec<CallView> {
+        let mut v: Vec<CallView> = self
+            .live
+            .values()
+            .filter(|i| i.end.is_none())
+            .map(|i| CallView {
+                interaction_id: i.id.to_string(),
+                agent: i.agent_id.to_string(),
+                direction: i.direction.as_str(),
+                channel: i.channel.as_str(),
+                device: i.device.as_str(),
+                state: match (i.state, i.hold_since.is_some(), i.lost_at.is_some()) {
+                    (_, _, true) => "transport_lost_grace",
+                    (State::Early, ..) => "ringing",
+                    (State::Confirmed, true, _) => "held",
+                    (State::Confirmed, false, _) => "talking",
+                    (State::Ended, ..) => "ended",
+                },
+                remote: i.remote_uri.to_string(),
+                call_id: String::from_utf8_lossy(&i.call_id).into_owned(),
+                age_ms: now.saturating_duration_since(i.invited).as_millis() as u64,
+            })
+            .collect();
+        v.sort_by_key(|c| Reverse(c.age_ms));
+        v
+    }
+
+    /// One live interaction's `interaction.ended`-shaped detail so far.
+    pub fn call_detail(&self, id: &str) -> Option<serde_json::Value> {
+        let seq = self.by_id.get(id)?;
+        let i = self.live.get(seq)?;
+        let mut m = i.base();
+        m.insert("times".into(), i.times());
+        m.insert(
+            "state".into(),
+            json!(match i.state {
+                State::Early => "early",
+                State::Confirmed => "confirmed",
+                State::Ended => "ended",
+            }),
+        );
+        m.insert(
+            "evidence".into(),
+            json!(
+                i.evidence
+                    .iter()
+                    .map(|e| json!({"method": e.method, "code": e.code, "side": interaction::side_str(e.side)}))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        Some(serde_json::Value::Object(m))
+    }
+
+    fn lookup(&self, call_id: &[u8], tag: Option<&[u8]>) -> Option<u64> {
+        let tag = tag?;
+        self.by_caller
+            .get(&(Box::from(call_id), Box::from(tag)))
+            .copied()
+    }
+
+    /// The interaction an in-dialog message belongs to, and which party
+    /// sent it according to its tags: (seq, sender is caller).
+    fn find_dialog(&self, msg: &Message, is_request: bool) -> Option<(u64, bool)> {
+        let from = msg.from_header().ok()?;
+        let to = msg.to_header().ok()?;
+        let (ftag, ttag) = (from.tag(), to.tag());
+        let call_id = msg.call_id();
+        // A request's From is its sender; a response's From is the request's
+        // sender.
+        if let Some(seq) = self.lookup(call_id, ftag) {
+            let i = self.live.get(&seq)?;
+            let ok = match (&i.callee_tag, ttag) {
+                (Some(c), Some(t)) => **c == *t,
+                _ => true,
+            };
+            return ok.then_some((seq, is_request));
+        }
+        if let Some(seq) = self.lookup(call_id, ttag) {
+            let i = self.live.get(&seq)?;
+            let ok = match (&i.callee_tag, ftag) {
+                (Some(c), Some(t)) => **c == *t,
+                (None, _) => false,
+                (Some(_), None) => false,
+            };
+            return ok.then_some((seq, !is_request));
+        }
+        None
+    }
+
+    /// A request the proxy is about to forward. `side` is where it came
+    /// from, `source` its flow, `agent` the agent's end of the exchange.
+    pub fn on_request(
+        &mut self,
+        now: Instant,
+        msg: &Message,
+        side: Side,
+        source: FlowId,
+        agent: Option<&AgentPeer>,
+    ) -> Verdict {
+        let Some(method) = msg.method() else {
+            return Verdict::Forward;
+        };
+        let has_to_tag = msg.to_header().ok().and_then(|t| t.tag()).is_some();
+        if method == Method::Invite && !has_to_tag {
+            return self.on_initial_invite(now, msg, side, agent);
+        }
+        if method == Method::Cancel {
+            let from_tag = msg.from_header().ok().and_then(|f| f.tag());
+            let Some(seq) = self.lookup(msg.call_id(), from_tag) else {
+                return Verdict::Forward;
+            };
+            let Some(i) = self.live.get(&seq) else {
+                return Verdict::Forward;
+            };
+            // Only the caller cancels, from where it called.
+            if i.party_of(side) != Party::Caller || !self.is_peer(i, side, source) {
+                self.stats.spoofs_refused += 1;
+                return refuse_forged();
+            }
+            self.note(now, seq, msg, side);
+            if self.live.get(&seq).is_some_and(|i| i.state == State::Early) {
+                let reason = sip_reason(msg);
+                self.finish(
+                    now,
+                    seq,
+                    End {
+                        by: Interaction::by_of(side),
+                        reason: EndReason::Cancel,
+                        side: Some(Party::Caller),
+                        code: Some(487),
+                        sip_reason: reason,
+                        timer: None,
+                    },
+                    false,
+                );
+            }
+            return Verdict::Forward;
+        }
+        let Some((seq, sender_is_caller)) = self.find_dialog(msg, true) else {
+            return Verdict::Forward;
+        };
+        let Some(i) = self.live.get(&seq) else {
+            return Verdict::Forward;
+        };
+        if method == Method::Bye && !self.is_peer(i, side, source) {
+            self.stats.spoofs_refused += 1;
+            return refuse_forged();
+        }
+        let seqno = msg.cseq().seq;
+        if let Some(i) = self.live.get_mut(&seq) {
+            let r = &mut i.route;
+            let c = if sender_is_caller {
+                &mut r.caller_cseq
+            } else {
+                &mut r.callee_cseq
+            };
+            *c = (*c).max(seqno);
+        }
+        match method {
+            Method::Ack => {
+                if let Some(i) = self.live.get_mut(&seq) {
+                    i.acked = true;
+                }
+                self.arm(seq);
+            }
+            Method::Bye => {
+                self.note(now, seq, msg, side);
+                let by = Interaction::by_of(side);
+                let party = if sender_is_caller {
+                    Party::Caller
+                } else {
+                    Party::Callee
+                };
+                let reason = sip_reason(msg);
+                self.finish(
+                    now,
+                    seq,
+                    End {
+                        by,
+                        reason: EndReason::Bye,
+                        side: Some(party),
+                        code: Some(200),
+                        sip_reason: reason,
+                        timer: None,
+                    },
+                    false,
+                );
+            }
+            Method::Invite | Method::Update => {
+                self.note(now, seq, msg, side);
+                if let Some(sdp) = msg.sdp() {
+                    if let Some(i) = self.live.get_mut(&seq) {
+                        i.set_hold(now, sdp.direction.is_hold());
+                    }
+                }
+            }
+            _ => {}
+        }
+        Verdict::Forward
+    }
+
+    /// Whether `source` on `side` is one of the interaction's two peers:
+    /// the PBX (the proxy has checked the core side's address) or the
+    /// agent's flow.
+    fn is_peer(&self, i: &Interaction, side: Side, source: FlowId) -> bool {
+        side == Side::Core || source == i.agent_flow
+    }
+
+    fn on_initial_invite(
+        &mut self,
+        now: Instant,
+        msg: &Message,
+        side: Side,
+        agent: Option<&AgentPeer>,
+    ) -> Verdict {
+        let Ok(from) = msg.from_header() else {
+            return Verdict::Forward;
+        };
+        let Some(tag) = from.tag() else {
+            return Verdict::Forward;
+        };
+        let key: Key = (msg.call_id().into(), tag.into());
+        if self.by_caller.contains_key(&key) {
+            // The same INVITE again on a new transaction (a spiral, or a
+            // retransmission with another branch): one interaction.
+            return Verdict::Forward;
+        }
+        let Ok(to) = msg.to_header() else {
+            return Verdict::Forward;
+        };
+        let direction = match side {
+            Side::Access => Direction::Outbound,
+            Side::Core => Direction::Inbound,
+        };
+        let (agent_na, remote_na) = match direction {
+            Direction::Outbound => (&from, &to),
+            Direction::Inbound => (&to, &from),
+        };
+        let peer = agent.cloned().unwrap_or_default();
+        let agent_id = msg
+            .get_other(&self.cfg.id_header)
+            .next()
+            .map(|v| String::from_utf8_lossy(v).trim().to_string())
+            .filter(|v| !v.is_empty())
+            .or_else(|| peer.aor.as_deref().and_then(uri_user))
+            .or_else(|| agent_na.uri.user_str().map(str::to_string))
+            .unwrap_or_else(|| String::from_utf8_lossy(agent_na.uri.host).into_owned());
+        if direction == Direction::Inbound && self.cfg.wrap_enforce {
+            let left = self
+                .board()
+                .get(&agent_id)
+                .map(|w| w.deadline.saturating_duration_since(now));
+            if let Some(left) = left {
+                self.stats.wrap_refused += 1;
+                return Verdict::Refuse {
+                    code: 486,
+                    reason: "Busy Here: agent in wrap-up",
+                    retry_after: Some(left.as_secs_f64().ceil().max(1.0) as u32),
+                };
+            }
+        }
+        let id = msg
+            .get_other(&self.cfg.interaction_id_header)
+            .next()
+            .map(|v| String::from_utf8_lossy(v).trim().to_string())
+            .filter(|v| !v.is_empty() && v.len() <= 128)
+            .unwrap_or_else(|| event_id(&self.cfg.node_id, &key.0, &key.1, "interaction"));
+        let sdp = msg.sdp();
+        let channel = if sdp.is_some_and(|s| s.is_chat()) {
+            Channel::Chat
+        } else {
+            Channel::Voice
+        };
+        let device = peer.transport.map_or(Device::Hardphone, Device::of);
+        let contact = msg
+            .contacts()
+            .flatten()
+            .find_map(|c| {
+                c.name_addr()
+                    .map(|n| String::from_utf8_lossy(n.uri.raw).into_owned())
+            })
+            .unwrap_or_else(|| String::from_utf8_lossy(from.uri.raw).into_owned());
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let mut i = Interaction {
+            id: id.into(),
+            call_id: key.0.clone(),
+            caller_tag: key.1.clone(),
+            callee_tag: None,
+            invite_cseq: msg.cseq().seq,
+            direction,
+            channel,
+            device,
+            agent_flow: peer.flow,
+            agent_id: agent_id.into(),
+            agent_aor: peer.aor.map(Into::into),
+            user_agent: match direction {
+                Direction::Outbound => msg
+                    .get(HeaderName::UserAgent)
+                    .map(|u| String::from_utf8_lossy(u).into_owned())
+                    .or(peer.user_agent),
+                Direction::Inbound => peer.user_agent,
+            }
+            .map(Into::into),
+            remote_uri: String::from_utf8_lossy(remote_na.uri.raw).into(),
+            remote_name: remote_na.display_name_text().map(Into::into),
+            state: State::Early,
+            invited: now,
+            invited_ms: self.wall(now),
+            ringing: None,
+            answered: None,
+            acked: false,
+            ended: None,
+            hold_since: None,
+            hold: Duration::ZERO,
+            session_interval: None,
+            session_deadline: None,
+            lost_at: None,
+            route: RouteInfo {
+                caller_from: header_text(msg.get(HeaderName::From)),
+                caller_contact: contact.into(),
+                caller_cseq: msg.cseq().seq,
+                ..RouteInfo::default()
+            },
+            evidence: Vec::with_capacity(interaction::EVIDENCE),
+            end: None,
+        };
+        i.note(now, evidence(msg, side));
+        let data = {
+            let mut m = i.base();
+            m.insert("times".into(), i.times());
+            serde_json::Value::Object(m)
+        };
+        self.emit(&i, EventType::InteractionStarted, now, data);
+        self.by_id.insert(i.id.clone(), seq);
+        self.by_caller.insert(key, seq);
+        self.live.insert(seq, i);
+        self.stats.started += 1;
+        self.arm(seq);
+        Verdict::Forward
+    }
+
+    /// A response the proxy forwarded; `side` is where it came from.
+    pub fn on_response(&mut self, now: Instant, msg: &Message, side: Side) {
+        let Some(code) = msg.status() else { return };
+        let cseq = msg.cseq();
+        let method = cseq.method();
+        if !matches!(method, Method::Invite | Method::Update) {
+            return;
+        }
+        let Some((seq, _)) = self.find_dialog(msg, false).or_else(|| {
+            // The first 2xx/18x carries a To tag the interaction does not
+            // know yet: match on the caller's tag alone.
+            let tag = msg.from_header().ok().and_then(|f| f.tag());
+            self.lookup(msg.call_id(), tag).map(|s| (s, true))
+        }) else {
+            return;
+        };
+        let Some(i) = self.live.get(&seq) else { return };
+        let initial = method == Method::Invite && cseq.seq == i.invite_cseq;
+        if i.end.is_some() {
+            return;
+        }
+        if initial && i.state == State::Early {
+            if code >= 200 {
+                self.note(now, seq, msg, side);
+            }
+            match code {
+                100 => {}
+                101..=199 => {
+                    if let Some(i) = self.live.get_mut(&seq) {
+                        if i.ringing.is_none() && code != 100 {
+                            i.ringing = Some(now);
+                        }
+                    }
+                }
+                200..=299 => self.answer(now, seq, msg),
+                _ => {
+                    let end = classify_final(code, side, self.live[&seq].party_of(side), msg);
+                    self.finish(now, seq, end, false);
+                }
+            }
+            return;
+        }
+        // Re-INVITE or UPDATE answered: the session is refreshed.
+        if (200..300).contains(&code) && i.state == State::Confirmed {
+            let interval = msg
+                .session_expires()
+                .and_then(Result::ok)
+                .map(|s| s.seconds)
+                .or(i.session_interval);
+            if let Some(i) = self.live.get_mut(&seq) {
+                i.session_interval = interval;
+                i.session_deadline = interval.map(|s| now + Duration::from_secs(s as u64));
+            }
+            self.arm(seq);
+        }
+    }
+
+    fn answer(&mut self, now: Instant, seq: u64, msg: &Message) {
+        let listeners = self.cfg.listeners.clone();
+        let Some(i) = self.live.get_mut(&seq) else {
+            return;
+        };
+        let Some(tag) = msg.to_header().ok().and_then(|t| t.tag()) else {
+            return;
+        };
+        i.state = State::Confirmed;
+        i.answered = Some(now);
+        i.callee_tag = Some(tag.into());
+        i.route.callee_to = header_text(msg.get(HeaderName::To));
+        i.route.callee_contact = msg
+            .contacts()
+            .flatten()
+            .find_map(|c| {
+                c.name_addr()
+                    .map(|n| String::from_utf8_lossy(n.uri.raw).into())
+            })
+            .or_else(|| {
+                // A 2xx without Contact is broken; the To URI is the best
+                // target left for a BYE.
+                msg.to_header()
+                    .ok()
+                    .map(|t| String::from_utf8_lossy(t.uri.raw).into())
+            })
+            .unwrap_or_default();
+        // Record-Route entries above ours are the callee's side, below ours
+        // the caller's.
+        let rr: Vec<(bool, Box<str>)> = msg
+            .get_all(HeaderName::RecordRoute)
+            .map(|h| {
+                let ours = NameAddr::parse(h.value, HeaderName::RecordRoute)
+                    .is_ok_and(|na| crate::proxy::core::uri_is_ours(&listeners, &na.uri));
+                (ours, header_text(Some(h.value)))
+            })
+            .collect();
+        if let (Some(first), Some(last)) = (
+            rr.iter().position(|(o, _)| *o),
+            rr.iter().rposition(|(o, _)| *o),
+        ) {
+            i.route.toward_callee = rr[..first].iter().rev().map(|(_, v)| v.clone()).collect();
+            i.route.toward_caller = rr[last + 1..].iter().map(|(_, v)| v.clone()).collect();
+        }
+        i.session_interval = msg
+            .session_expires()
+            .and_then(Result::ok)
+            .map(|s| s.seconds);
+        i.session_deadline = i
+            .session_interval
+            .map(|s| now + Duration::from_secs(s as u64));
+        let agent = i.agent_id.to_string();
+        let mut data = i.base();
+        data.insert("times".into(), i.times());
+        let (ring, ..) = {
+            let mut probe = i.clone();
+            probe.ended = Some(now);
+            probe.durations()
+        };
+        data.insert("durations".into(), json!({ "ring_ms": ring }));
+        let i = self.live[&seq].clone();
+        self.emit(
+            &i,
+            EventType::InteractionAnswered,
+            now,
+            serde_json::Value::Object(data),
+        );
+        // Taking the next interaction ends the agent's wrap.
+        let prev = self.board().take(&agent);
+        if let Some(w) = prev {
+            self.emit_wrap_ended(now, w, WrapEnd::NextInteraction);
+        }
+        self.arm(seq);
+    }
+
+    /// The proxy answered an INVITE it had forwarded with `code` itself
+    /// (408: no answer from the next hop; 503: the PBX cannot be reached).
+    pub fn on_local_final(&mut self, now: Instant, request: &Message, code: u16) {
+        if request.method() != Some(Method::Invite) || code < 300 {
+            return;
+        }
+        let tag = request.from_header().ok().and_then(|f| f.tag());
+        let Some(seq) = self.lookup(request.call_id(), tag) else {
+            return;
+        };
+        if self.live.get(&seq).is_none_or(|i| i.state != State::Early) {
+            return;
+        }
+        let (reason, timer) = if code == 408 {
+            (EndReason::NoAnswer, None)
+        } else {
+            (EndReason::Rejected, None)
+        };
+        self.finish(
+            now,
+            seq,
+            End {
+                by: EndedBy::System,
+                reason,
+                side: None,
+                code: Some(code),
+                sip_reason: None,
+                timer,
+            },
+            false,
+        );
+    }
+
+    /// The agent's flow is gone: an unanswered interaction on it ends now
+    /// (the proxy cancels or refuses its INVITE); an answered one gets the
+    /// grace to come back on a new flow.
+    pub fn on_flow_closed(&mut self, now: Instant, flow: FlowId) {
+        let hit: Vec<u64> = self
+            .live
+            .iter()
+            .filter(|(_, i)| i.agent_flow == flow && i.end.is_none())
+            .map(|(s, _)| *s)
+            .collect();
+        for seq in hit {
+            let early = self.live.get(&seq).is_some_and(|i| i.state == State::Early);
+            if early {
+                let party = self.live[&seq].agent_party();
+                self.finish(
+                    now,
+                    seq,
+                    End {
+                        by: EndedBy::System,
+                        reason: EndReason::TransportLost,
+                        side: Some(party),
+                        code: None,
+                        sip_reason: None,
+                        timer: None,
+                    },
+                    false,
+                );
+            } else if let Some(i) = self.live.get_mut(&seq) {
+                i.lost_at.get_or_insert(now);
+                self.arm(seq);
+            }
+        }
+    }
+
+    /// The desktop's end-call button: BYE both ways, `end_reason=admin`.
+    pub fn end(&mut self, now: Instant, id: &str, by: EndedBy) -> Result<(), EndError> {
+        let seq = *self
+            .by_id
+            .get(id)
+            .ok_or_else(|| EndError::NotFound(id.to_string()))?;
+        let Some(i) = self.live.get(&seq).filter(|i| i.end.is_none()) else {
+            return Err(EndError::NotFound(id.to_string()));
+        };
+        if i.state != State::Confirmed {
+            return Err(EndError::NotAnswered(id.to_string()));
+        }
+        let side = match by {
+            EndedBy::Agent => Some(i.agent_party()),
+            EndedBy::Contact => Some(i.party_of(Side::Core)),
+            EndedBy::System => None,
+        };
+        self.finish(
+            now,
+            seq,
+            End {
+                by,
+                reason: EndReason::Admin,
+                side,
+                code: None,
+                sip_reason: None,
+                timer: None,
+            },
+            true,
+        );
+        Ok(())
+    }
+
+    /// The agent finished after-call work (`sipedge wrap complete`).
+    /// `who` is an agent id or the interaction id that started the wrap.
+    pub fn complete_wrap(&mut self, now: Instant, who: &str) -> bool {
+        let w = {
+            let mut b = self.board();
+            let agent = b
+                .get(who)
+                .map(|w| w.agent.clone())
+                .or_else(|| b.agent_of_interaction(who).map(str::to_string));
+            agent.and_then(|a| b.take(&a))
+        };
+        match w {
+            Some(w) => {
+                self.emit_wrap_ended(now, w, WrapEnd::Completed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(Reverse((at, k))) = self.timers.peek() {
+            if self.current(*k) == Some(*at) {
+                return Some(*at);
+            }
+            self.timers.pop();
+        }
+        None
+    }
+
+    /// Runs what is due at `now`. `successor` names the flow that replaced
+    /// a lost one (the same `+sip.instance` registered again), if any.
+    pub fn handle_timeout(&mut self, now: Instant, successor: &dyn Fn(FlowId) -> Option<FlowId>) {
+        while let Some(Reverse((at, k))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            if self.current(k) != Some(at) {
+                continue;
+            }
+            match k {
+                TimerKey::Wrap(epoch) => self.wrap_timeout(now, epoch),
+                TimerKey::Interaction(seq) => self.interaction_timeout(now, seq, successor),
+            }
+        }
+    }
+
+    fn current(&self, k: TimerKey) -> Option<Instant> {
+        match k {
+            TimerKey::Interaction(seq) => self
+                .live
+                .get(&seq)
+                .and_then(|i| self.deadline(i).map(|d| d.0)),
+            TimerKey::Wrap(epoch) => {
+                let agent = self.wrap_timers.get(&epoch)?;
+                self.board()
+                    .get(agent)
+                    .filter(|w| w.epoch == epoch)
+                    .map(|w| w.deadline)
+            }
+        }
+    }
+
+    /// The interaction's next deadline and what it is.
+    fn deadline(&self, i: &Interaction) -> Option<(Instant, Option<Timer>)> {
+        if let Some(ended) = i.ended {
+            return Some((ended + TOMBSTONE, None));
+        }
+        let mut d: Vec<(Instant, Option<Timer>)> = Vec::with_capacity(4);
+        match i.state {
+            State::Early => d.push((
+                i.invited + self.cfg.ring_timeout,
+                Some(Timer::NoFinalResponse),
+            )),
+            State::Confirmed => {
+                let answered = i.answered.unwrap_or(i.invited);
+                if !i.acked {
+                    d.push((answered + self.cfg.no_ack_timeout, Some(Timer::NoAck)));
+                }
+                d.push((answered + self.cfg.max_duration, Some(Timer::MaxDuration)));
+                if let Some(s) = i.session_deadline {
+                    d.push((s, Some(Timer::SessionTimer)));
+                }
+                if let Some(l) = i.lost_at {
+                    d.push((
+                        l + self.cfg.transport_loss_grace,
+                        Some(Timer::TransportGrace),
+                    ));
+                }
+            }
+            State::Ended => {}
+        }
+        d.into_iter().min_by_key(|x| x.0)
+    }
+
+    fn arm(&mut self, seq: u64) {
+        if let Some((at, _)) = self.live.get(&seq).and_then(|i| self.deadline(i)) {
+            self.timers.push(Reverse((at, TimerKey::Interaction(seq))));
+        }
+    }
+
+    fn interaction_timeout(
+        &mut self,
+        now: Instant,
+        seq: u64,
+        successor: &dyn Fn(FlowId) -> Option<FlowId>,
+    ) {
+        let Some(i) = self.live.get(&seq) else { return };
+        let Some((_, timer)) = self.deadline(i) else {
+            return;
+        };
+        let Some(timer) = timer else {
+            // The tombstone's time is up.
+            if let Some(i) = self.live.remove(&seq) {
+                self.by_caller
+                    .remove(&(i.call_id.clone(), i.caller_tag.clone()));
+                if self.by_id.get(&i.id) == Some(&seq) {
+                    self.by_id.remove(&i.id);
+                }
+            }
+            return;
+        };
+        let (reason, bye) = match timer {
+            Timer::TransportGrace => {
+                if let Some(next) = successor(i.agent_flow) {
+                    // The device came back on a new flow: the call goes on.
+                    if let Some(i) = self.live.get_mut(&seq) {
+                        i.agent_flow = next;
+                        i.lost_at = None;
+                    }
+                    self.arm(seq);
+                    return;
+                }
+                (EndReason::TransportLost, ByeTo::Pbx)
+            }
+            Timer::SessionTimer => (EndReason::SessionExpired, ByeTo::Both),
+            Timer::MaxDuration => (EndReason::Timeout, ByeTo::Both),
+            Timer::NoAck => {
+                self.stats.reaped += 1;
+                (EndReason::Reaped, ByeTo::Both)
+            }
+            Timer::NoFinalResponse => {
+                self.stats.reaped += 1;
+                (EndReason::Reaped, ByeTo::None)
+            }
+        };
+        let side = (timer == Timer::TransportGrace).then(|| i.agent_party());
+        let end = End {
+            by: EndedBy::System,
+            reason,
+            side,
+            code: None,
+            sip_reason: None,
+            timer: Some(timer),
+        };
+        match bye {
+            ByeTo::None => self.finish(now, seq, end, false),
+            ByeTo::Both => self.finish(now, seq, end, true),
+            ByeTo::Pbx => {
+                self.finish(now, seq, end, false);
+                self.send_bye(seq, false, "transport lost");
+            }
+        }
+    }
+
+    fn wrap_timeout(&mut self, now: Instant, epoch: u64) {
+        let Some(agent) = self.wrap_timers.remove(&epoch) else {
+            return;
+        };
+        let w = self.board().take_epoch(&agent, epoch);
+        if let Some(w) = w {
+            self.emit_wrap_ended(now, w, WrapEnd::Timeout);
+        }
+    }
+
+    fn note(&mut self, now: Instant, seq: u64, msg: &Message, side: Side) {
+        if let Some(i) = self.live.get_mut(&seq) {
+            i.note(now, evidence(msg, side));
+        }
+    }
+
+    /// Ends interaction `seq` (once), emits `interaction.ended`, starts the
+    /// agent's wrap, and with `bye_both` sends BYE to both parties.
+    fn finish(&mut self, now: Instant, seq: u64, end: End, bye_both: bool) {
+        let Some(i) = self.live.get_mut(&seq) else {
+            return;
+        };
+        if i.end.is_some() {
+            return;
+        }
+        if let Some(since) = i.hold_since.take() {
+            i.hold += now.saturating_duration_since(since);
+        }
+        i.ended = Some(now);
+        i.state = State::Ended;
+        let why = end.reason.as_str();
+        i.end = Some(end);
+        let i = i.clone();
+        self.stats.ended += 1;
+        self.emit(&i, EventType::InteractionEnded, now, i.ended_data());
+        if bye_both {
+            self.send_bye(seq, true, why);
+            self.send_bye(seq, false, why);
+        }
+        self.start_wrap(now, &i);
+        self.arm(seq);
+    }
+
+    fn start_wrap(&mut self, now: Instant, i: &Interaction) {
+        let secs = self
+            .cfg
+            .wrap_overrides
+            .get(&*i.agent_id)
+            .copied()
+            .unwrap_or(self.cfg.wrap_seconds);
+        let deadline = now + Duration::from_secs(secs as u64);
+        let wrap = Wrap {
+            epoch: 0,
+            agent: i.agent_id.to_string(),
+            interaction_id: i.id.to_string(),
+            call_id: i.call_id.clone(),
+            caller_tag: i.caller_tag.clone(),
+            started: now,
+            started_ms: self.wall(now),
+            deadline,
+        };
+        let (epoch, replaced) = self.board().start(wrap);
+        if let Some(old) = replaced {
+            self.emit_wrap_ended(now, old, WrapEnd::NextInteraction);
+        }
+        let data = json!({
+            "agent": { "id": i.agent_id },
+            "interaction_id": i.id,
+            "seconds": secs,
+            "started_at": rfc3339_ms(self.wall(now)),
+            "deadline_at": rfc3339_ms(self.wall(deadline)),
+        });
+        self.actions.push_back(CallAction::Emit(Event {
+            id: event_id(
+                &self.cfg.node_id,
+                &i.call_id,
+                &i.caller_tag,
+                EventType::WrapStarted.as_str(),
+            ),
+            kind: EventType::WrapStarted,
+            source: format!("sipedge://{}", self.cfg.node_id),
+            subject: i.id.to_string(),
+            time_ms: self.wall(now),
+            data,
+        }));
+        self.wrap_timers.insert(epoch, i.agent_id.to_string());
+        self.timers.push(Reverse((deadline, TimerKey::Wrap(epoch))));
+    }
+
+    fn emit_wrap_ended(&mut self, now: Instant, w: Wrap, why: WrapEnd) {
+        self.wrap_timers.remove(&w.epoch);
+        let acw = now.saturating_duration_since(w.started).as_millis() as u64;
+        let data = json!({
+            "agent": { "id": w.agent },
+            "interaction_id": w.interaction_id,
+            "reason": why.as_str(),
+            "started_at": rfc3339_ms(w.started_ms),
+            "ended_at": rfc3339_ms(w.started_ms + acw as i64),
+            "acw_ms": acw,
+        });
+        self.actions.push_back(CallAction::Emit(Event {
+            id: event_id(
+                &self.cfg.node_id,
+                &w.call_id,
+                &w.caller_tag,
+                EventType::WrapEnded.as_str(),
+            ),
+            kind: EventType::WrapEnded,
+            source: format!("sipedge://{}", self.cfg.node_id),
+            subject: w.interaction_id.clone(),
+            time_ms: w.started_ms + acw as i64,
+            data,
+        }));
+    }
+
+    fn emit(&mut self, i: &Interaction, kind: EventType, now: Instant, data: serde_json::Value) {
+        self.actions.push_back(CallAction::Emit(Event {
+            id: event_id(&self.cfg.node_id, &i.call_id, &i.caller_tag, kind.as_str()),
+            kind,
+            source: format!("sipedge://{}", self.cfg.node_id),
+            subject: i.id.to_string(),
+            time_ms: i.invited_ms + now.saturating_duration_since(i.invited).as_millis() as i64,
+            data,
+        }));
+    }
+
+    /// A BYE inside the dialog toward the agent (`to_agent`) or the PBX,
+    /// written as the other party would: its From/To tags, its next CSeq,
+    /// the route set on that side of us.
+    fn send_bye(&mut self, seq: u64, to_agent: bool, why: &str) {
+        let Some(i) = self.live.get_mut(&seq) else {
+            return;
+        };
+        if i.callee_tag.is_none() {
+            return;
+        }
+        let target = if to_agent {
+            i.agent_party()
+        } else {
+            match i.agent_party() {
+                Party::Caller => Party::Callee,
+                Party::Callee => Party::Caller,
+            }
+        };
+        let r = &mut i.route;
+        let (ruri, routes, from, to, cseq) = match target {
+            Party::Callee => {
+                r.caller_cseq += 1;
+                (
+                    &r.callee_contact,
+                    &r.toward_callee,
+                    &r.caller_from,
+                    &r.callee_to,
+                    r.caller_cseq,
+                )
+            }
+            Party::Caller => {
+                r.callee_cseq += 1;
+                (
+                    &r.caller_contact,
+                    &r.toward_caller,
+                    &r.callee_to,
+                    &r.caller_from,
+                    r.callee_cseq,
+                )
+            }
+        };
+        if ruri.is_empty() {
+            return;
+        }
+        let mut h = String::with_capacity(256);
+        for route in routes {
+            let _ = write!(h, "Route: {route}\r\n");
+        }
+        let _ = write!(
+            h,
+            "Max-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {cseq} BYE\r\nReason: SIP;text=\"sipedge: {why}\"\r\nContent-Length: 0\r\n\r\n",
+            String::from_utf8_lossy(&i.call_id)
+        );
+        let toward = if to_agent {
+            Toward::Agent(i.agent_flow)
+        } else {
+            Toward::Pbx
+        };
+        let request_uri = ruri.to_string();
+        self.stats.byes_sent += 1;
+        self.actions.push_back(CallAction::Send {
+            toward,
+            method: Method::Bye,
+            request_uri,
+            headers: h,
+        });
+    }
+}
+
+enum ByeTo {
+    None,
+    Pbx,
+    Both,
+}
+
+fn refuse_forged() -> Verdict {
+    Verdict::Refuse {
+        code: 403,
+        reason: "Forbidden: not a party of this dialog",
+        retry_after: None,
+    }
+}
+
+/// How a final non-2xx to the INVITE ends the interaction. `party` is who
+/// answered it (the callee, or sipedge's upstream on its behalf).
+fn classify_final(code: u16, side: Side, party: Party, msg: &Message) -> End {
+    let by = Interaction::by_of(side);
+    let (by, reason) = match code {
+        486 | 600 | 603 | 606 => (by, EndReason::Rejected),
+        408 | 480 => (by, EndReason::NoAnswer),
+        // The caller cancelled somewhere we did not see (the PBX's own
+        // CANCEL to the agent arrives as a CANCEL; this is its echo).
+        487 => (
+            match side {
+                Side::Access => EndedBy::Contact,
+                Side::Core => EndedBy::Agent,
+            },
+            EndReason::Cancel,
+        ),
+        300..=499 => (by, EndReason::Rejected),
+        _ => (EndedBy::System, EndReason::Rejected),
+    };
+    let side = if code == 487 { Party::Caller } else { party };
+    End {
+        by,
+        reason,
+        side: Some(side),
+        code: Some(code),
+        sip_reason: sip_reason(msg),
+        timer: None,
+    }
+}
+
+fn sip_reason(msg: &Message) -> Option<interaction::SipReason> {
+    let r = msg.reasons().next()?.ok()?;
+    Some((
+        String::from_utf8_lossy(r.protocol).into(),
+        r.cause,
+        r.text_str().map(Into::into),
+    ))
+}
+
+fn evidence(msg: &Message, side: Side) -> Evidence {
+    Evidence {
+        method: msg.method().and_then(Method::as_str),
+        code: msg.status(),
+        cseq_method: msg.cseq().method().as_str().unwrap_or("OTHER"),
+        side,
+        at: 0,
+        reason: msg.reasons().next().and_then(Result::ok).map(|r| {
+            let mut s = String::from_utf8_lossy(r.protocol).into_owned();
+            if let Some(c) = r.cause {
+                let _ = write!(s, ";cause={c}");
+            }
+            if let Some(t) = r.text_str() {
+                let _ = write!(s, ";text=\"{t}\"");
+            }
+            s.into()
+        }),
+    }
+}
+
+/// A header value as one line (folds become spaces).
+fn header_text(v: Option<&[u8]>) -> Box<str> {
+    let v = v.unwrap_or_default();
+    String::from_utf8_lossy(&crate::sip::unfold(v))
+        .replace(['\r', '\n'], " ")
+        .into()
+}
+
+/// The user part of a URI written as text.
+fn uri_user(uri: &str) -> Option<String> {
+    crate::sip::header::Uri::parse(uri.as_bytes())
+        .ok()
+        .and_then(|u| u.user_str().map(str::to_string))
+}
+
+#[cfg(test)]
+mod tests;
