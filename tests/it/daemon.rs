@@ -47,6 +47,7 @@ impl Drop for Scratch {
 pub struct Sipedge {
     child: Child,
     pub port: u16,
+    dir: PathBuf,
 }
 
 impl Sipedge {
@@ -74,7 +75,11 @@ impl Sipedge {
             .stderr(std::fs::File::create(scratch.0.join("sipedge.err")).unwrap())
             .spawn()
             .expect("start sipedge");
-        let mut me = Sipedge { child, port };
+        let mut me = Sipedge {
+            child,
+            port,
+            dir: scratch.0.clone(),
+        };
         // Every listener is bound once the proxy says it runs.
         let log = scratch.0.join("sipedge.log");
         wait_for("sipedge to listen", Duration::from_secs(10), || {
@@ -91,6 +96,32 @@ impl Sipedge {
 
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The events in the file sink so far (`data/events.jsonl` beside the
+    /// config, the default).
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.join("data/events.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("every line is one JSON event"))
+            .collect()
+    }
+
+    /// Waits (bounded: 10 s) until `n` events of `kind` (e.g.
+    /// `interaction.ended`) are in the file; returns them.
+    pub fn wait_events(&self, kind: &str, n: usize) -> Vec<serde_json::Value> {
+        let want = format!("sipedge.{kind}");
+        let of_kind = || -> Vec<serde_json::Value> {
+            self.events()
+                .into_iter()
+                .filter(|e| e["type"] == want.as_str())
+                .collect()
+        };
+        wait_for(&format!("{n} {kind} events"), Duration::from_secs(10), || {
+            of_kind().len() >= n
+        });
+        of_kind()
     }
 }
 

@@ -1,9 +1,33 @@
 //! Calls through `sipedge run` with real sipp phones and a sipp PBX, over
-//! UDP and TCP: both hang-up directions, CANCEL, 486, lost packets.
+//! UDP and TCP: both hang-up directions, CANCEL, 486, lost packets — and the
+//! events each one leaves in the file sink.
 
 use std::time::Duration;
 
+use serde_json::Value;
+
 use super::daemon::{Scratch, Sipedge, Sipp, free_port, scenario};
+
+/// The one `interaction.ended` of a test's call, after its `wrap.started`.
+fn the_end(edge: &Sipedge) -> Value {
+    let ended = edge.wait_events("interaction.ended", 1);
+    assert_eq!(ended.len(), 1, "{ended:#?}");
+    let wrap = edge.wait_events("wrap.started", 1);
+    assert_eq!(wrap[0]["subject"], ended[0]["subject"]);
+    ended[0]["data"].clone()
+}
+
+fn assert_end(d: &Value, by: &str, reason: &str, device: &str) {
+    assert_eq!(
+        (
+            d["ended_by"].as_str(),
+            d["end_reason"].as_str(),
+            d["device"].as_str()
+        ),
+        (Some(by), Some(reason), Some(device)),
+        "{d:#}"
+    );
+}
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -49,12 +73,21 @@ fn outbound_call(transport: &str) {
             &agent_port,
             "-m",
             "1",
+            "-d",
+            "1000",
             "-timeout",
             "25s",
         ],
     )
     .succeeds(LIMIT);
     pbx.succeeds(LIMIT);
+    let d = the_end(&edge);
+    assert_end(&d, "agent", "bye", "hardphone");
+    assert_eq!(d["direction"], "outbound");
+    assert_eq!(d["agent"]["id"], "sipp", "the From user sipp sends");
+    // sipp pauses 1 s between ACK and BYE; the edge sees the same gap.
+    let talk = d["durations"]["talk_ms"].as_u64().unwrap();
+    assert!((950..=1_150).contains(&talk), "talk_ms {talk}");
 }
 
 #[test]
@@ -110,6 +143,10 @@ fn inbound_call(transport: &str) {
     );
     agent.succeeds(LIMIT);
     pbx.succeeds(LIMIT);
+    let d = the_end(&edge);
+    assert_end(&d, "contact", "bye", "hardphone");
+    assert_eq!(d["direction"], "inbound");
+    assert_eq!(d["end_side"], "caller");
 }
 
 /// The agent registers through sipedge (Path), the PBX calls it back along
@@ -124,7 +161,7 @@ fn pbx_calls_the_registered_agent_and_hangs_up_over_tcp() {
     inbound_call("t1");
 }
 
-fn pair(name: &str, pbx_scenario: &str, agent_scenario: &str) {
+fn pair(name: &str, pbx_scenario: &str, agent_scenario: &str) -> Value {
     let s = Scratch::new(name);
     let pbx_port = free_port();
     let p = pbx_port.to_string();
@@ -167,18 +204,23 @@ fn pair(name: &str, pbx_scenario: &str, agent_scenario: &str) {
     )
     .succeeds(LIMIT);
     pbx.succeeds(LIMIT);
+    the_end(&edge)
 }
 
 /// CANCEL before answer: 200 to the CANCEL, CANCEL hop by hop to the PBX,
 /// its 487 back to the agent, ACKs on both hops.
 #[test]
 fn agent_cancels_before_answer() {
-    pair("cancel", "uas_ring_until_cancel", "uac_cancel");
+    let d = pair("cancel", "uas_ring_until_cancel", "uac_cancel");
+    assert_end(&d, "agent", "cancel", "hardphone");
+    assert_eq!(d["durations"]["talk_ms"], 0);
 }
 
 #[test]
 fn callee_busy_486() {
-    pair("busy", "uas_busy", "uac_expect_486");
+    let d = pair("busy", "uas_busy", "uac_expect_486");
+    assert_end(&d, "contact", "rejected", "hardphone");
+    assert_eq!(d["sip"]["final_code"], 486);
 }
 
 /// Five percent of sipp's packets are dropped on both ends: transactions

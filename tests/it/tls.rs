@@ -16,7 +16,7 @@ async fn a_hardphone_over_tls_registers_and_takes_a_call_from_the_pbx() {
     let ca = TestCa::new(&s);
     let (pbx_port, pbx) = pbx_registrar(&s);
     let port = free_port();
-    let _edge = Sipedge::start_with(&s, pbx_port, &ca.listen("tls", port));
+    let edge = Sipedge::start_with(&s, pbx_port, &ca.listen("tls", port));
     let tls = tls_connect(port, &ca.ca).await.expect("TLS handshake");
     let mut phone = StreamClient::new(tls);
     register_and_take_call(&mut phone, "TLS", "tls").await;
@@ -30,7 +30,7 @@ async fn a_hardphone_over_tls_registers_and_takes_a_call_from_the_pbx() {
     assert_eq!(&pong, b"\r\n");
     tokio::task::spawn_blocking(move || pbx.succeeds(Duration::from_secs(30)))
         .await
-        .unwrap();
+        .unwrap();    super::ws::assert_contact_ended(&edge, "hardphone");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
