@@ -1279,4 +1279,6 @@ fn uri_user(uri: &str) -> Option<String> {
 }
 
 #[cfg(test)]
+mod schema_tests;
+#[cfg(test)]
 mod tests;

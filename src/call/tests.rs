@@ -764,3 +764,194 @@ fn event_ids_are_deterministic_and_distinct() {
     u.dedup();
     assert_eq!(u.len(), a.len());
 }
+
+mod prop {
+    //! Random but well-formed message sequences for up to three calls of
+    //! one agent, in any order, with time passing: the invariants hold.
+
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone, Copy)]
+    enum Op {
+        Invite,
+        Ringing,
+        Answer,
+        Reject,
+        Ack,
+        ByePhone,
+        ByePbx,
+        Cancel,
+        Hold(bool),
+        Wait(u64),
+        CompleteWrap,
+    }
+
+    fn op() -> impl Strategy<Value = (Op, usize)> {
+        let op = prop_oneof![
+            Just(Op::Invite),
+            Just(Op::Ringing),
+            Just(Op::Answer),
+            Just(Op::Reject),
+            Just(Op::Ack),
+            Just(Op::ByePhone),
+            Just(Op::ByePbx),
+            Just(Op::Cancel),
+            any::<bool>().prop_map(Op::Hold),
+            (0u64..40_000).prop_map(Op::Wait),
+            Just(Op::CompleteWrap),
+        ];
+        (op, 0usize..3)
+    }
+
+    fn call_invite(k: usize) -> String {
+        INVITE
+            .replace("call-1@phone", &format!("call-{k}@phone"))
+            .replace("z9hG4bKphone1", &format!("z9hG4bKphone{k}"))
+    }
+
+    fn run(ops: &[(Op, usize)]) -> World {
+        let mut w = World::new();
+        let mut fwd: HashMap<usize, Message> = HashMap::new();
+        let mut cseq: HashMap<usize, u32> = HashMap::new();
+        for (n, &(op, k)) in ops.iter().enumerate() {
+            let rr = |m: &Message| {
+                String::from_utf8_lossy(m.get(HeaderName::RecordRoute).unwrap_or_default())
+                    .into_owned()
+            };
+            let mut next = |k: usize| {
+                let c = cseq.entry(k).or_insert(1);
+                *c += 1;
+                *c
+            };
+            let in_call = |text: String| text.replace("call-1@phone", &format!("call-{k}@phone"));
+            match op {
+                // A phone sends a call's INVITE once (its retransmissions are
+                // the proxy's business, tested there).
+                Op::Invite if !fwd.contains_key(&k) => {
+                    let out = w.feed(w.phone, &call_invite(k));
+                    if let Some((_, m)) = out.iter().find(|(d, _)| *d == pbx_dest()) {
+                        fwd.entry(k).or_insert_with(|| m.clone());
+                    }
+                }
+                Op::Ringing | Op::Answer | Op::Reject => {
+                    if let Some(f) = fwd.get(&k) {
+                        let code = match op {
+                            Op::Ringing => 180,
+                            Op::Answer => 200,
+                            _ => 486,
+                        };
+                        w.feed(
+                            w.pbx,
+                            &respond(f, code, "pbx1", "Contact: <sip:1002@127.0.0.9:5080>\n"),
+                        );
+                    }
+                }
+                Op::Ack => {
+                    if let Some(f) = fwd.get(&k) {
+                        let t = in_call(phone_req("ACK", 1, &format!("z9hG4bKa{n}"), &rr(f), ""));
+                        w.feed(w.phone, &t);
+                    }
+                }
+                Op::ByePhone => {
+                    if let Some(f) = fwd.get(&k) {
+                        let c = next(k);
+                        let t = in_call(phone_req("BYE", c, &format!("z9hG4bKb{n}"), &rr(f), ""));
+                        w.feed(w.phone, &t);
+                    }
+                }
+                Op::ByePbx => {
+                    if let Some(f) = fwd.get(&k) {
+                        let t = in_call(pbx_req(
+                            "BYE",
+                            100 + n as u32,
+                            &format!("z9hG4bKp{n}"),
+                            &rr(f),
+                        ));
+                        w.feed(w.pbx, &t);
+                    }
+                }
+                Op::Cancel => {
+                    let cancel = call_invite(k)
+                        .replace("INVITE sip", "CANCEL sip")
+                        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
+                        .replace("Content-Type: application/sdp\n", "")
+                        .replace(
+                            "Content-Length: 29\n\nv=0\nm=audio 4000 RTP/AVP 0\n",
+                            "Content-Length: 0\n\n",
+                        );
+                    w.feed(w.phone, &cancel);
+                }
+                Op::Hold(on) => {
+                    if let Some(f) = fwd.get(&k) {
+                        let dir = if on { "sendonly" } else { "sendrecv" };
+                        let body = format!("v=0\r\nm=audio 4000 RTP/AVP 0\r\na={dir}\r\n");
+                        let c = next(k);
+                        let t = in_call(phone_req(
+                            "INVITE",
+                            c,
+                            &format!("z9hG4bKh{n}"),
+                            &rr(f),
+                            &body,
+                        ));
+                        w.feed(w.phone, &t);
+                    }
+                }
+                Op::Invite => {}
+                Op::Wait(ms) => {
+                    w.advance(Duration::from_millis(ms));
+                }
+                Op::CompleteWrap => {
+                    let now = w.now;
+                    w.proxy.complete_wrap(now, "1001");
+                    w.drain();
+                }
+            }
+        }
+        w.advance(Duration::from_secs(6 * 3600));
+        w
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        #[test]
+        fn invariants_hold(ops in proptest::collection::vec(op(), 0..40)) {
+            let w = run(&ops);
+            let mut ended: HashMap<String, usize> = HashMap::new();
+            let mut started: HashMap<String, usize> = HashMap::new();
+            let mut wraps: HashMap<String, usize> = HashMap::new();
+            for (i, e) in w.events.iter().enumerate() {
+                match e.kind {
+                    EventType::InteractionStarted => *started.entry(e.subject.clone()).or_default() += 1,
+                    EventType::InteractionEnded => {
+                        *ended.entry(e.subject.clone()).or_default() += 1;
+                        let d = &e.data["durations"];
+                        let (ring, talk, hold, total) = (
+                            d["ring_ms"].as_u64().unwrap(),
+                            d["talk_ms"].as_u64().unwrap(),
+                            d["hold_ms"].as_u64().unwrap(),
+                            d["total_ms"].as_u64().unwrap(),
+                        );
+                        prop_assert_eq!(ring + talk, total);
+                        prop_assert!(hold <= talk);
+                        // The next event about this interaction is its
+                        // wrap.started (a wrap it replaces may end between).
+                        let next = w.events[i + 1..].iter().find(|n| n.subject == e.subject);
+                        prop_assert!(next.is_some_and(|n| n.kind == EventType::WrapStarted));
+                    }
+                    EventType::WrapStarted => *wraps.entry(e.subject.clone()).or_default() += 1,
+                    _ => {}
+                }
+            }
+            // Six hours later every interaction has ended, exactly once.
+            prop_assert_eq!(&ended.keys().collect::<std::collections::BTreeSet<_>>(), &started.keys().collect());
+            prop_assert!(ended.values().all(|&n| n == 1), "{:?}", ended);
+            prop_assert_eq!(&wraps, &ended);
+            prop_assert_eq!(w.proxy.calls().live_count(), 0);
+        }
+    }
+}

@@ -118,9 +118,11 @@ impl Sipedge {
                 .filter(|e| e["type"] == want.as_str())
                 .collect()
         };
-        wait_for(&format!("{n} {kind} events"), Duration::from_secs(10), || {
-            of_kind().len() >= n
-        });
+        wait_for(
+            &format!("{n} {kind} events"),
+            Duration::from_secs(10),
+            || of_kind().len() >= n,
+        );
         of_kind()
     }
 }

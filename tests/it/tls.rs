@@ -30,7 +30,8 @@ async fn a_hardphone_over_tls_registers_and_takes_a_call_from_the_pbx() {
     assert_eq!(&pong, b"\r\n");
     tokio::task::spawn_blocking(move || pbx.succeeds(Duration::from_secs(30)))
         .await
-        .unwrap();    super::ws::assert_contact_ended(&edge, "hardphone");
+        .unwrap();
+    super::ws::assert_contact_ended(&edge, "hardphone");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
