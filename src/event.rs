@@ -99,15 +99,15 @@ pub fn event_id(node: &str, call_id: &[u8], caller_tag: &[u8], kind: &str) -> St
             h = h.wrapping_mul(0x0000000001000000000000000000013B);
         }
     }
-    let x = format!("{h:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..]
-    )
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(36);
+    for i in 0..32 {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            out.push('-');
+        }
+        out.push(HEX[(h >> (124 - 4 * i)) as usize & 15] as char);
+    }
+    out
 }
 
 /// Unix milliseconds as RFC 3339 UTC with milliseconds
@@ -118,12 +118,30 @@ pub fn rfc3339_ms(ms: i64) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
+    if !(0..=9999).contains(&y) {
+        return format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60
+        );
+    }
+    // The hot path (four to ten timestamps per event): digits by hand.
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: u64| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y as u64);
+    put(5, 2, m as u64);
+    put(8, 2, d as u64);
+    put(11, 2, (sod / 3600) as u64);
+    put(14, 2, (sod % 3600 / 60) as u64);
+    put(17, 2, (sod % 60) as u64);
+    put(20, 3, milli as u64);
+    b.iter().map(|&c| c as char).collect()
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian

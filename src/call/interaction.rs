@@ -13,6 +13,7 @@ use crate::config::Side;
 use crate::event::rfc3339_ms;
 use crate::proxy::FlowId;
 use crate::proxy::registrar::Device;
+use crate::sip::Method;
 
 /// Which way the call goes, seen from the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,18 +167,21 @@ pub struct End {
     pub timer: Option<Timer>,
 }
 
-/// One line of evidence: a message of the dialog as it passed.
+/// One line of evidence: a message of the dialog as it passed (24 bytes
+/// plus the Reason text when there is one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evidence {
     /// Method of a request, or `None` for a response.
-    pub method: Option<&'static str>,
-    pub code: Option<u16>,
-    /// The CSeq method of a response.
-    pub cseq_method: &'static str,
+    pub method: Option<Method>,
+    /// Status code of a response, 0 for a request.
+    pub code: u16,
+    /// The CSeq method.
+    pub cseq_method: Method,
     pub side: Side,
     /// Milliseconds after `invited`.
-    pub at: u64,
-    pub reason: Option<Box<str>>,
+    pub at: u32,
+    /// Thin pointer: most entries have none.
+    pub reason: Option<Box<String>>,
 }
 
 /// Evidence kept per interaction (the last ones).
@@ -202,8 +206,8 @@ pub struct RouteInfo {
     pub callee_contact: Box<str>,
     /// Record-Route entries on each side of ours: the route set toward the
     /// caller (in order) and toward the callee (in order).
-    pub toward_caller: Vec<Box<str>>,
-    pub toward_callee: Vec<Box<str>>,
+    pub toward_caller: Box<[Box<str>]>,
+    pub toward_callee: Box<[Box<str>]>,
     /// Highest CSeq seen from each party.
     pub caller_cseq: u32,
     pub callee_cseq: u32,
@@ -241,9 +245,12 @@ pub struct Interaction {
     pub session_deadline: Option<Instant>,
     /// When the agent's flow was lost (grace running).
     pub lost_at: Option<Instant>,
+    /// The earliest deadline queued for it in the timer heap.
+    pub armed: Option<Instant>,
     pub route: RouteInfo,
     pub evidence: Vec<Evidence>,
-    pub end: Option<End>,
+    /// Boxed: most of a dialog's life it is `None`.
+    pub end: Option<Box<End>>,
 }
 
 impl Interaction {
@@ -272,7 +279,7 @@ impl Interaction {
         }
     }
 
-    fn ms_since_invite(&self, t: Instant) -> u64 {
+    pub fn ms_since_invite(&self, t: Instant) -> u64 {
         t.saturating_duration_since(self.invited).as_millis() as u64
     }
 
@@ -282,7 +289,7 @@ impl Interaction {
 
     pub fn note(&mut self, now: Instant, ev: Evidence) {
         let ev = Evidence {
-            at: self.ms_since_invite(now),
+            at: self.ms_since_invite(now).min(u32::MAX as u64) as u32,
             ..ev
         };
         if self.evidence.len() == EVIDENCE {
@@ -394,11 +401,11 @@ impl Interaction {
                     .iter()
                     .map(|e| {
                         json!({
-                            "method": e.method,
-                            "code": e.code,
-                            "cseq_method": e.cseq_method,
+                            "method": e.method.and_then(Method::as_str),
+                            "code": (e.code != 0).then_some(e.code),
+                            "cseq_method": e.cseq_method.as_str().unwrap_or("OTHER"),
                             "side": side_str(e.side),
-                            "reason": e.reason,
+                            "reason": e.reason.as_deref(),
                             "at": rfc3339_ms(self.invited_ms + e.at as i64),
                         })
                     })

@@ -166,8 +166,20 @@ enum TimerKey {
     Wrap(u64),
 }
 
-/// Dialog key: Call-ID and one tag.
-type Key = (Box<[u8]>, Box<[u8]>);
+/// A fixed-key hash (FNV-1a 64) of byte strings: the indexes keep 8-byte
+/// keys, not copies of Call-IDs and tags; a lookup checks the
+/// interaction's own fields, so a collision finds nothing rather than the
+/// wrong call.
+fn key_hash(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for p in parts {
+        for &b in p.iter().chain(std::iter::once(&0xff)) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    h
+}
 
 /// The call core of one shard.
 pub struct Calls {
@@ -176,10 +188,11 @@ pub struct Calls {
     /// unset, times read as the Unix epoch.
     anchor: Option<(Instant, i64)>,
     next_seq: u64,
-    live: HashMap<u64, Interaction>,
-    /// (Call-ID, caller tag) → interaction.
-    by_caller: HashMap<Key, u64>,
-    by_id: HashMap<Box<str>, u64>,
+    live: HashMap<u64, Box<Interaction>>,
+    /// hash(Call-ID, caller tag) → interaction.
+    by_caller: HashMap<u64, u64>,
+    /// hash(interaction id) → interaction.
+    by_id: HashMap<u64, u64>,
     timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
     /// Wraps this shard started: epoch → agent.
     wrap_timers: HashMap<u64, String>,
@@ -283,8 +296,8 @@ impl Calls {
 
     /// One live interaction's `interaction.ended`-shaped detail so far.
     pub fn call_detail(&self, id: &str) -> Option<serde_json::Value> {
-        let seq = self.by_id.get(id)?;
-        let i = self.live.get(seq)?;
+        let seq = self.seq_of_id(id)?;
+        let i = self.live.get(&seq)?;
         let mut m = i.base();
         m.insert("times".into(), i.times());
         m.insert(
@@ -300,7 +313,7 @@ impl Calls {
             json!(
                 i.evidence
                     .iter()
-                    .map(|e| json!({"method": e.method, "code": e.code, "side": interaction::side_str(e.side)}))
+                    .map(|e| json!({"method": e.method.and_then(Method::as_str), "code": e.code, "side": interaction::side_str(e.side)}))
                     .collect::<Vec<_>>()
             ),
         );
@@ -309,9 +322,14 @@ impl Calls {
 
     fn lookup(&self, call_id: &[u8], tag: Option<&[u8]>) -> Option<u64> {
         let tag = tag?;
-        self.by_caller
-            .get(&(Box::from(call_id), Box::from(tag)))
-            .copied()
+        let seq = *self.by_caller.get(&key_hash(&[call_id, tag]))?;
+        let i = self.live.get(&seq)?;
+        (*i.call_id == *call_id && *i.caller_tag == *tag).then_some(seq)
+    }
+
+    fn seq_of_id(&self, id: &str) -> Option<u64> {
+        let seq = *self.by_id.get(&key_hash(&[id.as_bytes()]))?;
+        self.live.get(&seq).filter(|i| &*i.id == id).map(|_| seq)
     }
 
     /// The interaction an in-dialog message belongs to, and which party
@@ -475,8 +493,7 @@ impl Calls {
         let Some(tag) = from.tag() else {
             return Verdict::Forward;
         };
-        let key: Key = (msg.call_id().into(), tag.into());
-        if self.by_caller.contains_key(&key) {
+        if self.lookup(msg.call_id(), Some(tag)).is_some() {
             // The same INVITE again on a new transaction (a spiral, or a
             // retransmission with another branch): one interaction.
             return Verdict::Forward;
@@ -520,7 +537,7 @@ impl Calls {
             .next()
             .map(|v| String::from_utf8_lossy(v).trim().to_string())
             .filter(|v| !v.is_empty() && v.len() <= 128)
-            .unwrap_or_else(|| event_id(&self.cfg.node_id, &key.0, &key.1, "interaction"));
+            .unwrap_or_else(|| event_id(&self.cfg.node_id, msg.call_id(), tag, "interaction"));
         let sdp = msg.sdp();
         let channel = if sdp.is_some_and(|s| s.is_chat()) {
             Channel::Chat
@@ -540,8 +557,8 @@ impl Calls {
         self.next_seq += 1;
         let mut i = Interaction {
             id: id.into(),
-            call_id: key.0.clone(),
-            caller_tag: key.1.clone(),
+            call_id: msg.call_id().into(),
+            caller_tag: tag.into(),
             callee_tag: None,
             invite_cseq: msg.cseq().seq,
             direction,
@@ -572,13 +589,14 @@ impl Calls {
             session_interval: None,
             session_deadline: None,
             lost_at: None,
+            armed: None,
             route: RouteInfo {
                 caller_from: header_text(msg.get(HeaderName::From)),
                 caller_contact: contact.into(),
                 caller_cseq: msg.cseq().seq,
                 ..RouteInfo::default()
             },
-            evidence: Vec::with_capacity(interaction::EVIDENCE),
+            evidence: Vec::new(),
             end: None,
         };
         i.note(now, evidence(msg, side));
@@ -588,9 +606,10 @@ impl Calls {
             serde_json::Value::Object(m)
         };
         self.emit(&i, EventType::InteractionStarted, now, data);
-        self.by_id.insert(i.id.clone(), seq);
-        self.by_caller.insert(key, seq);
-        self.live.insert(seq, i);
+        self.by_id.insert(key_hash(&[i.id.as_bytes()]), seq);
+        self.by_caller
+            .insert(key_hash(&[&i.call_id, &i.caller_tag]), seq);
+        self.live.insert(seq, Box::new(i));
         self.stats.started += 1;
         self.arm(seq);
         Verdict::Forward
@@ -707,19 +726,18 @@ impl Calls {
         let agent = i.agent_id.to_string();
         let mut data = i.base();
         data.insert("times".into(), i.times());
-        let (ring, ..) = {
-            let mut probe = i.clone();
-            probe.ended = Some(now);
-            probe.durations()
-        };
-        data.insert("durations".into(), json!({ "ring_ms": ring }));
-        let i = self.live[&seq].clone();
-        self.emit(
-            &i,
+        data.insert(
+            "durations".into(),
+            json!({ "ring_ms": i.ms_since_invite(now) }),
+        );
+        let e = make_event(
+            &self.cfg.node_id,
+            i,
             EventType::InteractionAnswered,
             now,
             serde_json::Value::Object(data),
         );
+        self.actions.push_back(CallAction::Emit(e));
         // Taking the next interaction ends the agent's wrap.
         let prev = self.board().take(&agent);
         if let Some(w) = prev {
@@ -797,9 +815,8 @@ impl Calls {
 
     /// The desktop's end-call button: BYE both ways, `end_reason=admin`.
     pub fn end(&mut self, now: Instant, id: &str, by: EndedBy) -> Result<(), EndError> {
-        let seq = *self
-            .by_id
-            .get(id)
+        let seq = self
+            .seq_of_id(id)
             .ok_or_else(|| EndError::NotFound(id.to_string()))?;
         let Some(i) = self.live.get(&seq).filter(|i| i.end.is_none()) else {
             return Err(EndError::NotFound(id.to_string()));
@@ -850,9 +867,18 @@ impl Calls {
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        while let Some(Reverse((at, k))) = self.timers.peek() {
-            if self.current(*k) == Some(*at) {
-                return Some(*at);
+        while let Some(Reverse((at, k))) = self.timers.peek().copied() {
+            let live = match k {
+                // An interaction's entry may be early (its deadline moved
+                // later): handle_timeout re-arms it then.
+                TimerKey::Interaction(seq) => self
+                    .live
+                    .get(&seq)
+                    .is_some_and(|i| i.armed.is_some_and(|a| a <= at)),
+                TimerKey::Wrap(_) => self.wrap_deadline(k) == Some(at),
+            };
+            if live {
+                return Some(at);
             }
             self.timers.pop();
         }
@@ -867,30 +893,39 @@ impl Calls {
                 break;
             }
             self.timers.pop();
-            if self.current(k) != Some(at) {
-                continue;
-            }
             match k {
-                TimerKey::Wrap(epoch) => self.wrap_timeout(now, epoch),
-                TimerKey::Interaction(seq) => self.interaction_timeout(now, seq, successor),
+                TimerKey::Wrap(epoch) => {
+                    if self.wrap_deadline(k) == Some(at) {
+                        self.wrap_timeout(now, epoch);
+                    }
+                }
+                TimerKey::Interaction(seq) => {
+                    let Some(i) = self.live.get_mut(&seq) else {
+                        continue;
+                    };
+                    if i.armed != Some(at) {
+                        // Superseded by an earlier entry.
+                        continue;
+                    }
+                    i.armed = None;
+                    match self.deadline(&self.live[&seq]) {
+                        Some((d, _)) if d <= now => self.interaction_timeout(now, seq, successor),
+                        _ => self.arm(seq),
+                    }
+                }
             }
         }
     }
 
-    fn current(&self, k: TimerKey) -> Option<Instant> {
-        match k {
-            TimerKey::Interaction(seq) => self
-                .live
-                .get(&seq)
-                .and_then(|i| self.deadline(i).map(|d| d.0)),
-            TimerKey::Wrap(epoch) => {
-                let agent = self.wrap_timers.get(&epoch)?;
-                self.board()
-                    .get(agent)
-                    .filter(|w| w.epoch == epoch)
-                    .map(|w| w.deadline)
-            }
-        }
+    fn wrap_deadline(&self, k: TimerKey) -> Option<Instant> {
+        let TimerKey::Wrap(epoch) = k else {
+            return None;
+        };
+        let agent = self.wrap_timers.get(&epoch)?;
+        self.board()
+            .get(agent)
+            .filter(|w| w.epoch == epoch)
+            .map(|w| w.deadline)
     }
 
     /// The interaction's next deadline and what it is.
@@ -898,36 +933,50 @@ impl Calls {
         if let Some(ended) = i.ended {
             return Some((ended + TOMBSTONE, None));
         }
-        let mut d: Vec<(Instant, Option<Timer>)> = Vec::with_capacity(4);
+        let mut best: Option<(Instant, Option<Timer>)> = None;
+        let mut consider = |at: Instant, t: Timer| {
+            if best.is_none_or(|b| at < b.0) {
+                best = Some((at, Some(t)));
+            }
+        };
         match i.state {
-            State::Early => d.push((
-                i.invited + self.cfg.ring_timeout,
-                Some(Timer::NoFinalResponse),
-            )),
+            State::Early => consider(i.invited + self.cfg.ring_timeout, Timer::NoFinalResponse),
             State::Confirmed => {
                 let answered = i.answered.unwrap_or(i.invited);
                 if !i.acked {
-                    d.push((answered + self.cfg.no_ack_timeout, Some(Timer::NoAck)));
+                    consider(answered + self.cfg.no_ack_timeout, Timer::NoAck);
                 }
-                d.push((answered + self.cfg.max_duration, Some(Timer::MaxDuration)));
+                consider(answered + self.cfg.max_duration, Timer::MaxDuration);
                 if let Some(s) = i.session_deadline {
-                    d.push((s, Some(Timer::SessionTimer)));
+                    consider(s, Timer::SessionTimer);
                 }
                 if let Some(l) = i.lost_at {
-                    d.push((
-                        l + self.cfg.transport_loss_grace,
-                        Some(Timer::TransportGrace),
-                    ));
+                    consider(l + self.cfg.transport_loss_grace, Timer::TransportGrace);
                 }
             }
             State::Ended => {}
         }
-        d.into_iter().min_by_key(|x| x.0)
+        best
     }
 
+    /// Queues the interaction's deadline unless an earlier entry is queued
+    /// (which re-arms when it fires early): one heap entry per interaction
+    /// in the common case.
     fn arm(&mut self, seq: u64) {
-        if let Some((at, _)) = self.live.get(&seq).and_then(|i| self.deadline(i)) {
-            self.timers.push(Reverse((at, TimerKey::Interaction(seq))));
+        let Some(d) = self
+            .live
+            .get(&seq)
+            .and_then(|i| self.deadline(i))
+            .map(|d| d.0)
+        else {
+            return;
+        };
+        let Some(i) = self.live.get_mut(&seq) else {
+            return;
+        };
+        if i.armed.is_none_or(|a| d < a) {
+            i.armed = Some(d);
+            self.timers.push(Reverse((d, TimerKey::Interaction(seq))));
         }
     }
 
@@ -944,10 +993,13 @@ impl Calls {
         let Some(timer) = timer else {
             // The tombstone's time is up.
             if let Some(i) = self.live.remove(&seq) {
-                self.by_caller
-                    .remove(&(i.call_id.clone(), i.caller_tag.clone()));
-                if self.by_id.get(&i.id) == Some(&seq) {
-                    self.by_id.remove(&i.id);
+                for (map, k) in [
+                    (&mut self.by_caller, key_hash(&[&i.call_id, &i.caller_tag])),
+                    (&mut self.by_id, key_hash(&[i.id.as_bytes()])),
+                ] {
+                    if map.get(&k) == Some(&seq) {
+                        map.remove(&k);
+                    }
                 }
             }
             return;
@@ -1026,48 +1078,47 @@ impl Calls {
         i.ended = Some(now);
         i.state = State::Ended;
         let why = end.reason.as_str();
-        i.end = Some(end);
-        let i = i.clone();
+        i.end = Some(Box::new(end));
+        let e = make_event(
+            &self.cfg.node_id,
+            i,
+            EventType::InteractionEnded,
+            now,
+            i.ended_data(),
+        );
+        let who = WrapOf {
+            at_ms: e.time_ms,
+            agent: i.agent_id.to_string(),
+            id: i.id.to_string(),
+            call_id: i.call_id.clone(),
+            caller_tag: i.caller_tag.clone(),
+        };
+        self.actions.push_back(CallAction::Emit(e));
         self.stats.ended += 1;
-        self.emit(&i, EventType::InteractionEnded, now, i.ended_data());
         if bye_both {
             self.send_bye(seq, true, why);
             self.send_bye(seq, false, why);
         }
-        self.start_wrap(now, &i);
+        self.start_wrap(now, who);
         self.arm(seq);
     }
 
-    fn start_wrap(&mut self, now: Instant, i: &Interaction) {
+    fn start_wrap(&mut self, now: Instant, i: WrapOf) {
         let secs = self
             .cfg
             .wrap_overrides
-            .get(&*i.agent_id)
+            .get(&i.agent)
             .copied()
             .unwrap_or(self.cfg.wrap_seconds);
         let deadline = now + Duration::from_secs(secs as u64);
-        let wrap = Wrap {
-            epoch: 0,
-            agent: i.agent_id.to_string(),
-            interaction_id: i.id.to_string(),
-            call_id: i.call_id.clone(),
-            caller_tag: i.caller_tag.clone(),
-            started: now,
-            started_ms: self.wall(now),
-            deadline,
-        };
-        let (epoch, replaced) = self.board().start(wrap);
-        if let Some(old) = replaced {
-            self.emit_wrap_ended(now, old, WrapEnd::NextInteraction);
-        }
         let data = json!({
-            "agent": { "id": i.agent_id },
+            "agent": { "id": i.agent },
             "interaction_id": i.id,
             "seconds": secs,
-            "started_at": rfc3339_ms(self.wall(now)),
-            "deadline_at": rfc3339_ms(self.wall(deadline)),
+            "started_at": rfc3339_ms(i.at_ms),
+            "deadline_at": rfc3339_ms(i.at_ms + secs as i64 * 1000),
         });
-        self.actions.push_back(CallAction::Emit(Event {
+        let event = Event {
             id: event_id(
                 &self.cfg.node_id,
                 &i.call_id,
@@ -1076,11 +1127,27 @@ impl Calls {
             ),
             kind: EventType::WrapStarted,
             source: format!("sipedge://{}", self.cfg.node_id),
-            subject: i.id.to_string(),
-            time_ms: self.wall(now),
+            subject: i.id.clone(),
+            time_ms: i.at_ms,
             data,
-        }));
-        self.wrap_timers.insert(epoch, i.agent_id.to_string());
+        };
+        let agent = i.agent.clone();
+        let wrap = Wrap {
+            epoch: 0,
+            agent: i.agent,
+            interaction_id: i.id,
+            call_id: i.call_id,
+            caller_tag: i.caller_tag,
+            started: now,
+            started_ms: i.at_ms,
+            deadline,
+        };
+        let (epoch, replaced) = self.board().start(wrap);
+        if let Some(old) = replaced {
+            self.emit_wrap_ended(now, old, WrapEnd::NextInteraction);
+        }
+        self.actions.push_back(CallAction::Emit(event));
+        self.wrap_timers.insert(epoch, agent);
         self.timers.push(Reverse((deadline, TimerKey::Wrap(epoch))));
     }
 
@@ -1111,14 +1178,8 @@ impl Calls {
     }
 
     fn emit(&mut self, i: &Interaction, kind: EventType, now: Instant, data: serde_json::Value) {
-        self.actions.push_back(CallAction::Emit(Event {
-            id: event_id(&self.cfg.node_id, &i.call_id, &i.caller_tag, kind.as_str()),
-            kind,
-            source: format!("sipedge://{}", self.cfg.node_id),
-            subject: i.id.to_string(),
-            time_ms: i.invited_ms + now.saturating_duration_since(i.invited).as_millis() as i64,
-            data,
-        }));
+        let e = make_event(&self.cfg.node_id, i, kind, now, data);
+        self.actions.push_back(CallAction::Emit(e));
     }
 
     /// A BYE inside the dialog toward the agent (`to_agent`) or the PBX,
@@ -1190,6 +1251,34 @@ impl Calls {
     }
 }
 
+/// An event about interaction `i`.
+fn make_event(
+    node: &str,
+    i: &Interaction,
+    kind: EventType,
+    now: Instant,
+    data: serde_json::Value,
+) -> Event {
+    Event {
+        id: event_id(node, &i.call_id, &i.caller_tag, kind.as_str()),
+        kind,
+        source: format!("sipedge://{node}"),
+        subject: i.id.to_string(),
+        time_ms: i.invited_ms + i.ms_since_invite(now) as i64,
+        data,
+    }
+}
+
+/// What a wrap needs to know about the interaction that started it.
+struct WrapOf {
+    /// When the interaction ended (wall clock, Unix ms).
+    at_ms: i64,
+    agent: String,
+    id: String,
+    call_id: Box<[u8]>,
+    caller_tag: Box<[u8]>,
+}
+
 enum ByeTo {
     None,
     Pbx,
@@ -1245,9 +1334,9 @@ fn sip_reason(msg: &Message) -> Option<interaction::SipReason> {
 
 fn evidence(msg: &Message, side: Side) -> Evidence {
     Evidence {
-        method: msg.method().and_then(Method::as_str),
-        code: msg.status(),
-        cseq_method: msg.cseq().method().as_str().unwrap_or("OTHER"),
+        method: msg.method(),
+        code: msg.status().unwrap_or(0),
+        cseq_method: msg.cseq().method(),
         side,
         at: 0,
         reason: msg.reasons().next().and_then(Result::ok).map(|r| {
