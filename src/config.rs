@@ -112,19 +112,28 @@ impl Default for Dialog {
     }
 }
 
-/// `[events]`: where events go.
+/// `[events]`: the outbox and where events go from it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Events {
     pub sinks: Vec<SinkKind>,
+    /// Largest the outbox may grow, in MiB (undelivered events); at 80 % a
+    /// warning, at 100 % new events are refused and counted.
+    pub outbox_max_mb: u64,
+    /// Outbox segment size in MiB.
+    pub segment_mb: u64,
     pub file: FileSink,
+    pub nats: NatsSink,
 }
 
 impl Default for Events {
     fn default() -> Self {
         Events {
             sinks: vec![SinkKind::File],
+            outbox_max_mb: 1024,
+            segment_mb: 64,
             file: FileSink::default(),
+            nats: NatsSink::default(),
         }
     }
 }
@@ -134,6 +143,16 @@ impl Default for Events {
 #[serde(rename_all = "lowercase")]
 pub enum SinkKind {
     File,
+    Nats,
+}
+
+impl SinkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkKind::File => "file",
+            SinkKind::Nats => "nats",
+        }
+    }
 }
 
 /// `[events.file]`: JSON lines.
@@ -142,14 +161,60 @@ pub enum SinkKind {
 pub struct FileSink {
     /// Relative to the config file's directory.
     pub path: PathBuf,
+    /// Rotate when the file passes this many MiB (`path.1` ... `path.5`).
+    pub rotate_mb: u64,
 }
 
 impl Default for FileSink {
     fn default() -> Self {
         FileSink {
             path: PathBuf::from("data/events.jsonl"),
+            rotate_mb: 100,
         }
     }
+}
+
+/// `[events.nats]`: NATS JetStream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatsSink {
+    pub url: String,
+    /// Subjects are `<prefix>.<type>`, e.g. `sipedge.interaction.ended`.
+    pub subject_prefix: String,
+    pub stream: String,
+    /// Create the stream (subjects `<prefix>.>`) when it does not exist;
+    /// `false`: it must exist.
+    pub create_stream: bool,
+    /// JetStream de-duplication window (by `Nats-Msg-Id`) of a created
+    /// stream.
+    pub duplicate_window: Dur,
+    /// Retention of a created stream: limits | interest | workqueue.
+    pub retention: Retention,
+    /// How long to wait for the publish acknowledgement.
+    pub ack_timeout: Dur,
+}
+
+impl Default for NatsSink {
+    fn default() -> Self {
+        NatsSink {
+            url: "nats://127.0.0.1:4222".into(),
+            subject_prefix: "sipedge".into(),
+            stream: "SIPEDGE".into(),
+            create_stream: true,
+            duplicate_window: Dur(Duration::from_secs(120)),
+            retention: Retention::Limits,
+            ack_timeout: Dur(Duration::from_secs(5)),
+        }
+    }
+}
+
+/// JetStream retention policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Retention {
+    Limits,
+    Interest,
+    Workqueue,
 }
 
 impl Config {
@@ -586,6 +651,41 @@ impl Config {
                 "sip.rate_burst".into(),
                 "must be at least 1 when sip.rate_limit is on".into(),
             );
+        }
+        let e = &self.events;
+        if e.sinks.is_empty() {
+            return err(
+                "events.sinks".into(),
+                "name at least one sink: file, nats".into(),
+            );
+        }
+        if e.segment_mb == 0 || e.outbox_max_mb < e.segment_mb {
+            return err(
+                "events.outbox_max_mb".into(),
+                "must be at least events.segment_mb (and that above 0)".into(),
+            );
+        }
+        if e.sinks.contains(&SinkKind::Nats) {
+            let subject_ok = |t: &str| {
+                !t.is_empty()
+                    && t.split('.').all(|p| {
+                        !p.is_empty()
+                            && p.bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    })
+            };
+            if !subject_ok(&e.nats.subject_prefix) {
+                return err(
+                    "events.nats.subject_prefix".into(),
+                    "use dot-separated tokens of letters, digits, '-' and '_'".into(),
+                );
+            }
+            if !subject_ok(&e.nats.stream) || e.nats.stream.contains('.') {
+                return err(
+                    "events.nats.stream".into(),
+                    "use letters, digits, '-' and '_'".into(),
+                );
+            }
         }
         if !(1..=u16::MAX as usize).contains(&s.max_vias) {
             return err("sip.max_vias".into(), "must be from 1 to 65535".into());

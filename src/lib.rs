@@ -29,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod event;
 pub mod inspect;
+pub mod outbox;
 pub mod proxy;
 pub mod server;
 pub mod sink;

@@ -34,8 +34,8 @@ pub enum Error {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("cannot start the event sink: {source}")]
-    Sink { source: std::io::Error },
+    #[error("{0}")]
+    Events(crate::sink::StartError),
     #[error("listen {addr}: {source}")]
     Tls {
         addr: SocketAddr,
@@ -178,18 +178,7 @@ pub async fn run_with_shards(
         }
         info!(transport = l.transport.as_str(), addr = %l.addr, side = ?l.side, "Listening.");
     }
-    let (event_tx, event_rx) = mpsc::channel(crate::sink::EVENT_QUEUE);
-    let events = crate::sink::EventTx::new(event_tx);
-    let path = config.events.file.path.clone();
-    info!(path = %path.display(), "Events go to the file sink.");
-    std::thread::Builder::new()
-        .name("sink-file".into())
-        .spawn(move || {
-            if let Err(e) = crate::sink::file::run(&path, event_rx) {
-                tracing::error!(path = %path.display(), error = %e, "The event file cannot be written.");
-            }
-        })
-        .map_err(|source| Error::Sink { source })?;
+    let (events, _pipeline) = crate::sink::start(&config).map_err(Error::Events)?;
     let shared = Arc::new(Mutex::new(Shared::default()));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, rx) in receivers.into_iter().enumerate() {

@@ -1,39 +1,74 @@
 //! The embedded default sink: one CloudEvent per line (JSON lines),
-//! appended to `[events.file] path`, flushed per batch. Runs on its own
-//! thread (file writes block).
+//! appended to `[events.file] path`, flushed per batch, rotated by size
+//! (`path.1` is the newest old file, up to `path.5`).
 
-use std::io::Write;
-use std::path::Path;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::PathBuf;
 
-use tokio::sync::mpsc;
+/// Old files kept beside the current one.
+const KEEP: usize = 5;
 
-use crate::event::Event;
+#[derive(Debug)]
+pub struct FileSink {
+    path: PathBuf,
+    rotate_bytes: u64,
+    file: Option<(File, u64)>,
+}
 
-/// Most events written per flush.
-const BATCH: usize = 256;
-
-/// Appends every event from `rx` to `path` until the channel closes.
-pub fn run(path: &Path, mut rx: mpsc::Receiver<Event>) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    let mut buf = Vec::with_capacity(64 * 1024);
-    while let Some(first) = rx.blocking_recv() {
-        buf.clear();
-        let mut next = Some(first);
-        let mut n = 0;
-        while let Some(e) = next {
-            buf.extend_from_slice(e.to_line().as_bytes());
-            buf.push(b'\n');
-            n += 1;
-            next = if n < BATCH { rx.try_recv().ok() } else { None };
+impl FileSink {
+    pub fn new(path: PathBuf, rotate_bytes: u64) -> FileSink {
+        FileSink {
+            path,
+            rotate_bytes,
+            file: None,
         }
-        file.write_all(&buf)?;
-        file.flush()?;
     }
-    Ok(())
+
+    fn open(&mut self) -> io::Result<&mut (File, u64)> {
+        if self.file.is_none() {
+            if let Some(dir) = self.path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
+            let len = f.metadata()?.len();
+            self.file = Some((f, len));
+        }
+        self.file.as_mut().ok_or_else(|| io::Error::other("file sink not open"))
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        self.file = None;
+        let name = |n: usize| {
+            let mut p = self.path.clone().into_os_string();
+            p.push(format!(".{n}"));
+            PathBuf::from(p)
+        };
+        let _ = std::fs::remove_file(name(KEEP));
+        for n in (1..KEEP).rev() {
+            let _ = std::fs::rename(name(n), name(n + 1));
+        }
+        std::fs::rename(&self.path, name(1))
+    }
+
+    /// Writes the payloads as lines and flushes them.
+    pub fn write(&mut self, payloads: &[&[u8]]) -> io::Result<()> {
+        let mut buf = Vec::with_capacity(payloads.iter().map(|p| p.len() + 1).sum());
+        for p in payloads {
+            buf.extend_from_slice(p);
+            buf.push(b'\n');
+        }
+        let rotate = self.rotate_bytes;
+        let (f, len) = self.open()?;
+        f.write_all(&buf)?;
+        f.flush()?;
+        *len += buf.len() as u64;
+        if *len >= rotate {
+            self.rotate()?;
+        }
+        Ok(())
+    }
 }

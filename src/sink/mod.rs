@@ -1,31 +1,66 @@
-//! Where events go. Today: the JSON-lines file, fed straight from the call
-//! core through a bounded channel. The durable outbox in front of the sinks
-//! (and the NATS and Kafka sinks) is the next step; until then an event the
-//! channel cannot take is counted and logged, not kept.
+//! From the call core to the bus without losing an event:
+//!
+//! ```text
+//! shards ──EventTx (bounded, never waits)──▶ outbox writer thread
+//!        (group commit: one fdatasync per batch) ──▶ outbox on disk
+//!        ──▶ one task per sink: read from its cursor, publish, wait for
+//!            the ack, persist the cursor; retry with capped backoff
+//! ```
+//!
+//! The SIP path never waits on disk or on a broker: events go through a
+//! bounded channel of [`EVENT_QUEUE`] events to the writer; if it is full
+//! (the disk stalled for that long), the event is counted and logged as
+//! lost. Everything the writer committed reaches every sink at least once,
+//! in order, across restarts. An event a sink refuses for good (a NATS
+//! server's max_payload, say) goes to `outbox/dead-<sink>.jsonl` with the
+//! reason and does not block the rest.
 
 pub mod file;
+pub mod nats;
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
+use crate::config::{Config, SinkKind};
 use crate::event::Event;
+use crate::outbox::{self, Outbox};
 
-/// Events waiting for the writer before new ones are counted as dropped.
+/// Events waiting for the writer before new ones are counted as lost.
 pub const EVENT_QUEUE: usize = 65_536;
+
+/// Most records a sink publishes at once.
+const SINK_BATCH: usize = 256;
+
+/// Longest wait between retries of a failing sink.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Why a publish failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinkError {
+    /// Worth retrying (broker down, timeout).
+    #[error("{0}")]
+    Transient(String),
+    /// The first event of the batch will never be accepted.
+    #[error("{0}")]
+    Permanent(String),
+}
 
 /// The call core's side of the event channel: never waits.
 #[derive(Debug, Clone)]
 pub struct EventTx {
     tx: mpsc::Sender<Event>,
-    dropped: std::sync::Arc<AtomicU64>,
+    lost: Arc<AtomicU64>,
 }
 
 impl EventTx {
     pub fn new(tx: mpsc::Sender<Event>) -> EventTx {
         EventTx {
             tx,
-            dropped: Default::default(),
+            lost: Default::default(),
         }
     }
 
@@ -33,15 +68,251 @@ impl EventTx {
     /// loss instead of blocking the SIP path.
     pub fn send(&self, e: Event) {
         if let Err(err) = self.tx.try_send(e) {
-            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            let n = self.lost.fetch_add(1, Ordering::Relaxed) + 1;
             let e = match err {
                 mpsc::error::TrySendError::Full(e) | mpsc::error::TrySendError::Closed(e) => e,
             };
-            tracing::error!(id = %e.id, kind = e.kind.as_str(), dropped = n, "Event queue full: event dropped.");
+            tracing::error!(id = %e.id, kind = e.kind.as_str(), lost = n, "Event queue full: event lost.");
         }
     }
 
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
+    }
+}
+
+/// Counters of one sink.
+#[derive(Debug, Default)]
+pub struct SinkStats {
+    pub name: &'static str,
+    /// Next sequence number not yet acknowledged.
+    pub cursor: AtomicU64,
+    pub published: AtomicU64,
+    pub errors: AtomicU64,
+    pub dead: AtomicU64,
+}
+
+/// Counters of the pipeline.
+#[derive(Debug, Default)]
+pub struct PipelineStats {
+    /// Next sequence number the outbox will give.
+    pub next_seq: AtomicU64,
+    pub outbox_bytes: AtomicU64,
+    pub outbox_max_bytes: AtomicU64,
+    pub refused: AtomicU64,
+    pub sinks: Vec<Arc<SinkStats>>,
+}
+
+/// The outbox directory under a data dir.
+pub fn outbox_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("outbox")
+}
+
+/// Why the pipeline could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("event outbox {dir}: {source}")]
+pub struct StartError {
+    pub dir: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// Opens the outbox (recovering it), starts the writer thread and one
+/// task per sink; returns the channel the shards send events into.
+pub fn start(config: &Config) -> Result<(EventTx, Arc<PipelineStats>), StartError> {
+    let dir = outbox_dir(&config.node.data_dir);
+    let fail = |source| StartError {
+        dir: dir.clone(),
+        source,
+    };
+    let opts = outbox::Options {
+        segment_bytes: config.events.segment_mb << 20,
+        max_bytes: config.events.outbox_max_mb << 20,
+    };
+    let (mut ob, rec) = Outbox::open(&dir, opts).map_err(fail)?;
+    if rec.truncated_bytes > 0 || rec.removed_segments > 0 {
+        tracing::warn!(
+            records = rec.records,
+            truncated_bytes = rec.truncated_bytes,
+            removed_segments = rec.removed_segments,
+            "Outbox recovered: a torn or corrupt tail was cut off."
+        );
+    } else {
+        tracing::info!(records = rec.records, dir = %dir.display(), "Outbox open.");
+    }
+    let mut sinks = Vec::new();
+    for kind in &config.events.sinks {
+        let name = kind.as_str();
+        let cursor = outbox::read_cursor(&dir, name).map_err(fail)?;
+        sinks.push(Arc::new(SinkStats {
+            name,
+            cursor: AtomicU64::new(cursor),
+            ..Default::default()
+        }));
+    }
+    let stats = Arc::new(PipelineStats {
+        next_seq: AtomicU64::new(ob.next_seq()),
+        outbox_bytes: AtomicU64::new(ob.size()),
+        outbox_max_bytes: AtomicU64::new(ob.max_bytes()),
+        refused: AtomicU64::new(0),
+        sinks: sinks.clone(),
+    });
+    let (durable_tx, durable_rx) = watch::channel(ob.next_seq());
+    let (tx, mut rx) = mpsc::channel::<Event>(EVENT_QUEUE);
+    {
+        let stats = stats.clone();
+        let dir = dir.clone();
+        std::thread::Builder::new()
+            .name("outbox-writer".into())
+            .spawn(move || {
+                let mut batch = Vec::with_capacity(1024);
+                while let Some(first) = rx.blocking_recv() {
+                    batch.clear();
+                    batch.push(first.to_line().into_bytes());
+                    while batch.len() < 1024 {
+                        match rx.try_recv() {
+                            Ok(e) => batch.push(e.to_line().into_bytes()),
+                            Err(_) => break,
+                        }
+                    }
+                    match ob.append(&batch) {
+                        Ok(a) => {
+                            if a.refused > 0 {
+                                stats.refused.fetch_add(a.refused as u64, Ordering::Relaxed);
+                                tracing::error!(refused = a.refused, "Outbox full: events refused.");
+                            }
+                            let _ = durable_tx.send(a.end);
+                        }
+                        Err(e) => {
+                            stats.refused.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                            tracing::error!(error = %e, dir = %dir.display(), lost = batch.len(), "Outbox write failed: events lost.");
+                        }
+                    }
+                    let min = stats
+                        .sinks
+                        .iter()
+                        .map(|s| s.cursor.load(Ordering::Relaxed))
+                        .min()
+                        .unwrap_or(u64::MAX);
+                    if let Err(e) = ob.collect(min) {
+                        tracing::warn!(error = %e, "Outbox segments could not be deleted.");
+                    }
+                    stats.next_seq.store(ob.next_seq(), Ordering::Relaxed);
+                    stats.outbox_bytes.store(ob.size(), Ordering::Relaxed);
+                }
+            })
+            .map_err(fail)?;
+    }
+    for (kind, st) in config.events.sinks.iter().zip(sinks) {
+        let sink = match kind {
+            SinkKind::File => Sink::File(file::FileSink::new(
+                config.events.file.path.clone(),
+                config.events.file.rotate_mb << 20,
+            )),
+            SinkKind::Nats => Sink::Nats(Box::new(nats::NatsSink::new(config.events.nats.clone()))),
+        };
+        tokio::spawn(run_sink(sink, st, dir.clone(), durable_rx.clone()));
+    }
+    Ok((EventTx::new(tx), stats))
+}
+
+enum Sink {
+    File(file::FileSink),
+    Nats(Box<nats::NatsSink>),
+}
+
+impl Sink {
+    async fn publish(&mut self, batch: &[(u64, Vec<u8>)]) -> Result<usize, SinkError> {
+        match self {
+            Sink::File(f) => {
+                let lines: Vec<&[u8]> = batch.iter().map(|(_, p)| p.as_slice()).collect();
+                tokio::task::block_in_place(|| f.write(&lines))
+                    .map(|()| batch.len())
+                    .map_err(|e| SinkError::Transient(e.to_string()))
+            }
+            Sink::Nats(n) => n.publish(batch).await,
+        }
+    }
+}
+
+async fn run_sink(
+    mut sink: Sink,
+    st: Arc<SinkStats>,
+    dir: PathBuf,
+    mut durable: watch::Receiver<u64>,
+) {
+    let name = st.name;
+    let mut reader = outbox::Reader::new(&dir, st.cursor.load(Ordering::Relaxed));
+    let mut backoff = Duration::from_millis(100);
+    let mut failing = false;
+    loop {
+        let end = *durable.borrow_and_update();
+        if reader.position() >= end {
+            if durable.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let batch = match tokio::task::block_in_place(|| reader.read(SINK_BATCH, end)) {
+            Ok(b) if !b.is_empty() => b,
+            Ok(_) => {
+                // Committed but not readable yet: look again shortly.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(sink = name, error = %e, "Outbox read failed.");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                reader = outbox::Reader::new(&dir, st.cursor.load(Ordering::Relaxed));
+                continue;
+            }
+        };
+        let mut done = 0;
+        while done < batch.len() {
+            match sink.publish(&batch[done..]).await {
+                Ok(n) if n > 0 => {
+                    done += n;
+                    st.published.fetch_add(n as u64, Ordering::Relaxed);
+                    if failing {
+                        tracing::info!(sink = name, "Sink delivering again.");
+                        failing = false;
+                    }
+                    backoff = Duration::from_millis(100);
+                }
+                Ok(_) => {
+                    tokio::time::sleep(backoff).await;
+                }
+                Err(SinkError::Permanent(reason)) => {
+                    let (seq, payload) = &batch[done];
+                    st.dead.fetch_add(1, Ordering::Relaxed);
+                    st.errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(sink = name, seq, reason = %reason, "Event refused for good: dead-lettered.");
+                    if let Err(e) = tokio::task::block_in_place(|| {
+                        outbox::dead_letter(&dir, name, *seq, &reason, payload)
+                    }) {
+                        tracing::error!(sink = name, error = %e, "Dead-letter write failed.");
+                    }
+                    done += 1;
+                }
+                Err(SinkError::Transient(e)) => {
+                    st.errors.fetch_add(1, Ordering::Relaxed);
+                    if !failing {
+                        tracing::warn!(sink = name, error = %e, "Sink failing; events wait in the outbox.");
+                        failing = true;
+                    } else {
+                        tracing::debug!(sink = name, error = %e, "Sink still failing.");
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+            let next = batch[done.saturating_sub(1).min(batch.len() - 1)].0 + 1;
+            if done > 0 && next > st.cursor.load(Ordering::Relaxed) {
+                if let Err(e) = tokio::task::block_in_place(|| outbox::write_cursor(&dir, name, next)) {
+                    tracing::error!(sink = name, error = %e, "Cursor write failed.");
+                }
+                st.cursor.store(next, Ordering::Relaxed);
+            }
+        }
     }
 }
