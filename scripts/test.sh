@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs every check of sipedge, on a fresh machine too:
-#   installs the test peers it needs (sipp) when missing, then runs
+#   installs the test peers it needs (sipp, nats-server, openssl) when
+#   missing, then runs
 #   formatting, clippy (-D warnings), every test (unit, the integration-test
 #   binary with the RFC 4475/5118 torture messages, real calls through
 #   `sipedge run` with sipp, and the fuzz-corpus replay), then a short run
@@ -30,6 +31,8 @@ need_pkg() { # command package
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
 }
 need_pkg sipp sip-tester
+need_pkg nats-server nats-server
+need_pkg openssl openssl
 
 if [ ! -d ../shared/conformance/torture ]; then
   echo "note: ../shared/conformance/torture is absent: the RFC 4475/5118 torture tests will report SKIPPED"

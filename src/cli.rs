@@ -51,8 +51,55 @@ pub enum Command {
         /// The TOML file.
         file: PathBuf,
     },
+    /// Read the events in the outbox (works with the daemon stopped and no
+    /// broker): `sipedge events tail [-f] [--type T]`.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// The outbox: `sipedge outbox status`.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// Print the version.
     Version,
+}
+
+/// The default configuration file of an installed sipedge.
+const DEFAULT_CONFIG: &str = "/etc/sipedge/sipedge.toml";
+
+#[derive(Subcommand, Debug)]
+pub enum EventsCommand {
+    /// Print the outbox's events, one CloudEvent per line (events every
+    /// sink has delivered are deleted with their segment; the file sink
+    /// keeps the history).
+    Tail {
+        /// Keep printing new events as they are committed.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only this type: `interaction.ended` or `sipedge.interaction.ended`.
+        #[arg(long = "type", value_name = "T")]
+        kind: Option<String>,
+        /// Only the last N events (before following).
+        #[arg(short = 'n', long, value_name = "N")]
+        lines: Option<usize>,
+        /// The configuration file (finds `[node] data_dir`).
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OutboxCommand {
+    /// Per-sink cursor, backlog, oldest undelivered event, size vs bound.
+    Status {
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Entry point used by `main`.
@@ -94,6 +141,18 @@ pub fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Events {
+            command:
+                EventsCommand::Tail {
+                    follow,
+                    kind,
+                    lines,
+                    config,
+                },
+        } => events_tail(&config, follow, kind.as_deref(), lines),
+        Command::Outbox {
+            command: OutboxCommand::Status { config, json },
+        } => outbox_status(&config, json),
         Command::Version => {
             println!("sipedge {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -241,4 +300,209 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         () = term => {}
     }
+}
+
+fn load_or_exit(path: &std::path::Path) -> Result<crate::config::Config, ExitCode> {
+    crate::config::Config::load(path).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(2)
+    })
+}
+
+/// The CloudEvent `type` of a payload.
+fn type_of(payload: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct T {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_slice::<T>(payload).ok().map(|t| t.kind)
+}
+
+fn events_tail(
+    config: &std::path::Path,
+    follow: bool,
+    kind: Option<&str>,
+    last: Option<usize>,
+) -> ExitCode {
+    let config = match load_or_exit(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let dir = crate::sink::outbox_dir(&config.node.data_dir);
+    let want = kind.map(|k| {
+        if k.starts_with("sipedge.") {
+            k.to_string()
+        } else {
+            format!("sipedge.{k}")
+        }
+    });
+    let keep = |p: &[u8]| {
+        want.as_deref()
+            .is_none_or(|w| type_of(p).as_deref() == Some(w))
+    };
+    let mut reader = crate::outbox::Reader::new(&dir, 1);
+    let stdout = std::io::stdout();
+    let mut first = true;
+    loop {
+        let batch = match reader.read(4096, u64::MAX) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("sipedge events tail: {}: {e}", dir.display());
+                return ExitCode::from(2);
+            }
+        };
+        let mut shown: Vec<&[u8]> = batch
+            .iter()
+            .map(|(_, p)| p.as_slice())
+            .filter(|p| keep(p))
+            .collect();
+        if first {
+            if let Some(n) = last {
+                // Read everything there is before cutting to the last N.
+                let mut all: Vec<Vec<u8>> = shown.iter().map(|p| p.to_vec()).collect();
+                loop {
+                    match reader.read(4096, u64::MAX) {
+                        Ok(more) if !more.is_empty() => {
+                            all.extend(more.into_iter().map(|(_, p)| p).filter(|p| keep(p)))
+                        }
+                        _ => break,
+                    }
+                }
+                let from = all.len().saturating_sub(n);
+                let mut out = stdout.lock();
+                for p in &all[from..] {
+                    if out
+                        .write_all(p)
+                        .and_then(|()| out.write_all(b"\n"))
+                        .is_err()
+                    {
+                        return ExitCode::SUCCESS;
+                    }
+                }
+                shown.clear();
+            }
+        }
+        {
+            let mut out = stdout.lock();
+            for p in &shown {
+                if out
+                    .write_all(p)
+                    .and_then(|()| out.write_all(b"\n"))
+                    .is_err()
+                {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            let _ = out.flush();
+        }
+        let more = !batch.is_empty();
+        first = false;
+        if !more {
+            if !follow {
+                return ExitCode::SUCCESS;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+}
+
+fn outbox_status(config: &std::path::Path, json: bool) -> ExitCode {
+    let config = match load_or_exit(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let dir = crate::sink::outbox_dir(&config.node.data_dir);
+    let segs = match crate::outbox::segments(&dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sipedge outbox status: {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    };
+    let size: u64 = segs
+        .iter()
+        .filter_map(|(_, p)| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    // The next sequence number: the last segment's first plus its records.
+    let next = match segs.last() {
+        Some((first, _)) => {
+            let mut r = crate::outbox::Reader::new(&dir, *first);
+            loop {
+                match r.read(4096, u64::MAX) {
+                    Ok(b) if !b.is_empty() => {}
+                    _ => break,
+                }
+            }
+            r.position()
+        }
+        None => 1,
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let mut sinks = Vec::new();
+    for kind in &config.events.sinks {
+        let name = kind.as_str();
+        let cursor = crate::outbox::read_cursor(&dir, name).unwrap_or(1);
+        let backlog = next.saturating_sub(cursor);
+        let oldest_age_ms = if backlog > 0 {
+            crate::outbox::Reader::new(&dir, cursor)
+                .read(1, u64::MAX)
+                .ok()
+                .and_then(|b| b.into_iter().next())
+                .and_then(|(_, p)| serde_json::from_slice::<serde_json::Value>(&p).ok())
+                .and_then(|v| v["time"].as_str().and_then(crate::event::parse_rfc3339_ms))
+                .map(|t| (now_ms - t).max(0))
+        } else {
+            None
+        };
+        sinks.push(serde_json::json!({
+            "sink": name,
+            "cursor": cursor,
+            "backlog_events": backlog,
+            "oldest_undelivered_age_ms": oldest_age_ms,
+        }));
+    }
+    let max = config.events.outbox_max_mb << 20;
+    let status = serde_json::json!({
+        "dir": dir.display().to_string(),
+        "next_seq": next,
+        "segments": segs.len(),
+        "size_bytes": size,
+        "max_bytes": max,
+        "used_percent": (size as f64 * 100.0 / max as f64 * 10.0).round() / 10.0,
+        "sinks": sinks,
+    });
+    if json {
+        println!("{status}");
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "outbox {}: {} segments, {} bytes of {} ({}%), next event #{}",
+        status["dir"].as_str().unwrap_or_default(),
+        segs.len(),
+        size,
+        max,
+        status["used_percent"],
+        next
+    );
+    println!(
+        "{:<8} {:>10} {:>10} {:>16}",
+        "SINK", "CURSOR", "BACKLOG", "OLDEST AGE"
+    );
+    for s in &sinks {
+        let age = s["oldest_undelivered_age_ms"]
+            .as_i64()
+            .map_or("-".to_string(), |ms| format!("{:.1}s", ms as f64 / 1000.0));
+        println!(
+            "{:<8} {:>10} {:>10} {:>16}",
+            s["sink"].as_str().unwrap_or_default(),
+            s["cursor"].as_u64().unwrap_or_default(),
+            s["backlog_events"].as_u64().unwrap_or_default(),
+            age
+        );
+    }
+    ExitCode::SUCCESS
 }

@@ -472,7 +472,13 @@ pub fn write_cursor(dir: &Path, sink: &str, next: u64) -> io::Result<()> {
 }
 
 /// Appends an event a sink refused for good to its dead-letter file.
-pub fn dead_letter(dir: &Path, sink: &str, seq: u64, reason: &str, payload: &[u8]) -> io::Result<()> {
+pub fn dead_letter(
+    dir: &Path,
+    sink: &str,
+    seq: u64,
+    reason: &str,
+    payload: &[u8],
+) -> io::Result<()> {
     let event: serde_json::Value = serde_json::from_slice(payload)
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(payload).into()));
     let line = serde_json::json!({ "seq": seq, "reason": reason, "event": event });

@@ -93,9 +93,13 @@ fn recovery_truncates_a_torn_tail_at_every_offset() {
         fs::write(d.0.join(segment_name(1)), &whole[..cut]).unwrap();
         let (mut o, rec) = Outbox::open(&d.0, Options::default()).unwrap();
         let kept = ends.iter().filter(|&&e| e <= cut).count() as u64;
-        let kept_bytes = ends.iter().filter(|&&e| e <= cut).last().copied().unwrap_or(0);
+        let kept_bytes = ends.iter().rfind(|&&e| e <= cut).copied().unwrap_or(0);
         assert_eq!(rec.records, kept, "cut at {cut}");
-        assert_eq!(rec.truncated_bytes, (cut - kept_bytes) as u64, "cut at {cut}");
+        assert_eq!(
+            rec.truncated_bytes,
+            (cut - kept_bytes) as u64,
+            "cut at {cut}"
+        );
         assert_eq!(o.next_seq(), kept + 1);
         // Appending after recovery leaves a clean log.
         o.append(&[ev(kept + 1)]).unwrap();

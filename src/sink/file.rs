@@ -37,7 +37,9 @@ impl FileSink {
             let len = f.metadata()?.len();
             self.file = Some((f, len));
         }
-        self.file.as_mut().ok_or_else(|| io::Error::other("file sink not open"))
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("file sink not open"))
     }
 
     fn rotate(&mut self) -> io::Result<()> {

@@ -308,7 +308,9 @@ async fn run_sink(
             }
             let next = batch[done.saturating_sub(1).min(batch.len() - 1)].0 + 1;
             if done > 0 && next > st.cursor.load(Ordering::Relaxed) {
-                if let Err(e) = tokio::task::block_in_place(|| outbox::write_cursor(&dir, name, next)) {
+                if let Err(e) =
+                    tokio::task::block_in_place(|| outbox::write_cursor(&dir, name, next))
+                {
                     tracing::error!(sink = name, error = %e, "Cursor write failed.");
                 }
                 st.cursor.store(next, Ordering::Relaxed);

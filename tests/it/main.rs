@@ -7,6 +7,7 @@ mod client;
 mod conformance;
 mod daemon;
 mod fuzz_replay;
+mod nats;
 mod parser;
 mod proxy_sipp;
 mod refusals;

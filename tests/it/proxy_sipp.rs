@@ -88,6 +88,36 @@ fn outbound_call(transport: &str) {
     // sipp pauses 1 s between ACK and BYE; the edge sees the same gap.
     let talk = d["durations"]["talk_ms"].as_u64().unwrap();
     assert!((950..=1_150).contains(&talk), "talk_ms {talk}");
+
+    // The CLI reads the same events from the outbox.
+    let config = s.0.join("sipedge.toml");
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipedge"))
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let tail = cli(&["events", "tail", "--type", "interaction.ended"]);
+    let lines: Vec<Value> = tail
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{tail}");
+    assert_eq!(lines[0]["data"], d);
+    assert_eq!(cli(&["events", "tail", "-n", "2"]).lines().count(), 2);
+    // The file sink persists its cursor right after writing the lines.
+    let cursor = s.0.join("data/outbox/cursor-file");
+    super::daemon::wait_for("the file cursor", LIMIT, || {
+        std::fs::read_to_string(&cursor).is_ok_and(|c| c.trim() == "5")
+    });
+    let status: Value = serde_json::from_str(&cli(&["outbox", "status", "--json"])).unwrap();
+    assert_eq!(status["next_seq"], 5);
+    assert_eq!(status["sinks"][0]["sink"], "file");
+    assert_eq!(status["sinks"][0]["backlog_events"], 0);
 }
 
 #[test]

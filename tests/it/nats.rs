@@ -1,0 +1,226 @@
+//! Events to a real nats-server (Debian package nats-server, JetStream on)
+//! through `sipedge run`: published with `Nats-Msg-Id`, held in the outbox
+//! while the broker is down (across a `kill -9` of sipedge) and delivered
+//! in order when it comes up, de-duplicated by JetStream when replayed.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+
+use super::daemon::{Scratch, Sipedge, Sipp, free_port, wait_for};
+
+/// A nats-server with JetStream, stopped by its PID on drop.
+pub struct Nats {
+    child: Child,
+    pub port: u16,
+}
+
+pub fn nats_bin() -> &'static str {
+    let found = Command::new("nats-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found,
+        "nats-server is not installed: run scripts/test.sh (it installs it) or apt-get install nats-server"
+    );
+    "nats-server"
+}
+
+impl Nats {
+    pub fn start(scratch: &Scratch, port: u16) -> Nats {
+        let store: PathBuf = scratch.0.join("jetstream");
+        let child = Command::new(nats_bin())
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(&store)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(scratch.0.join("nats.log")).unwrap())
+            .spawn()
+            .expect("start nats-server");
+        wait_for("nats-server to listen", Duration::from_secs(10), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Nats { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The config lines that send events to NATS (and the file).
+pub fn nats_config(port: u16) -> String {
+    format!(
+        "[events]\nsinks = [\"nats\", \"file\"]\n[events.nats]\nurl = \"nats://127.0.0.1:{port}\"\n"
+    )
+}
+
+/// Every message in the SIPEDGE stream: (subject, Nats-Msg-Id, event).
+pub async fn stream_messages(url: &str) -> Vec<(String, String, serde_json::Value)> {
+    use async_nats::jetstream::consumer;
+    let client = async_nats::connect(url).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let mut stream = js.get_stream("SIPEDGE").await.unwrap();
+    let n = stream.info().await.unwrap().state.messages as usize;
+    let c = stream
+        .create_consumer(consumer::pull::Config {
+            ack_policy: consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let mut msgs = c
+        .fetch()
+        .max_messages(n.max(1))
+        .expires(Duration::from_secs(2))
+        .messages()
+        .await
+        .unwrap();
+    while let Some(m) = msgs.next().await {
+        let m = m.unwrap();
+        let id = m
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        out.push((
+            m.subject.to_string(),
+            id,
+            serde_json::from_slice(&m.payload).unwrap(),
+        ));
+    }
+    out
+}
+
+fn one_call(s: &Scratch, edge: &Sipedge, pbx_port: u16) {
+    let agent_port = free_port().to_string();
+    Sipp::spawn(
+        s,
+        "agent",
+        &[
+            "-sn",
+            "uac",
+            &edge.addr(),
+            "-s",
+            "1002",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &agent_port,
+            "-m",
+            "1",
+            "-timeout",
+            "25s",
+        ],
+    )
+    .succeeds(Duration::from_secs(30));
+    let _ = pbx_port;
+}
+
+fn pbx(s: &Scratch, port: u16) -> Sipp {
+    let p = port.to_string();
+    Sipp::spawn(
+        s,
+        "pbx",
+        &[
+            "-sn",
+            "uas",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &p,
+            "-m",
+            "2",
+            "-timeout",
+            "40s",
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_wait_for_a_late_broker_then_arrive_in_order_once() {
+    let s = Scratch::new("nats-late");
+    let nats_port = free_port();
+    let pbx_port = free_port();
+    let _pbx = pbx(&s, pbx_port);
+    let edge = Sipedge::start_with(&s, pbx_port, &nats_config(nats_port));
+    tokio::task::block_in_place(|| one_call(&s, &edge, pbx_port));
+    // The file sink has them; NATS is down, so they wait in the outbox.
+    let in_file = tokio::task::block_in_place(|| edge.wait_events("wrap.started", 1));
+    assert_eq!(in_file.len(), 1);
+    let ids: Vec<String> = edge
+        .events()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 4, "started, answered, ended, wrap.started");
+    let cursor = s.0.join("data/outbox/cursor-nats");
+    assert!(
+        !cursor.exists(),
+        "nothing acknowledged by a broker that is down"
+    );
+
+    // sipedge is killed (SIGKILL) while they wait; the broker comes up;
+    // sipedge starts again: the events flow out of the recovered outbox,
+    // in order, each once.
+    drop(edge);
+    let nats = Nats::start(&s, nats_port);
+    let edge = Sipedge::start_with(&s, pbx_port, &nats_config(nats_port));
+    tokio::task::block_in_place(|| {
+        wait_for(
+            "the NATS cursor to pass the events",
+            Duration::from_secs(45),
+            || std::fs::read_to_string(&cursor).is_ok_and(|c| c.trim() == "5"),
+        )
+    });
+    let got = stream_messages(&nats.url()).await;
+    let got_ids: Vec<&str> = got.iter().map(|(_, id, _)| id.as_str()).collect();
+    assert_eq!(got_ids, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    let subjects: Vec<&str> = got.iter().map(|(s, _, _)| s.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "sipedge.interaction.started",
+            "sipedge.interaction.answered",
+            "sipedge.interaction.ended",
+            "sipedge.wrap.started"
+        ]
+    );
+    for (_, id, e) in &got {
+        assert_eq!(
+            e["id"].as_str(),
+            Some(id.as_str()),
+            "Nats-Msg-Id is the event id"
+        );
+    }
+    assert_eq!(got[2].2["data"]["ended_by"], "agent");
+
+    // A replay (the cursor lost, as after a crash before it was written)
+    // publishes the same ids again: JetStream keeps one of each.
+    drop(edge);
+    std::fs::remove_file(&cursor).unwrap();
+    let edge = Sipedge::start_with(&s, pbx_port, &nats_config(nats_port));
+    tokio::task::block_in_place(|| {
+        wait_for("the replay", Duration::from_secs(20), || {
+            std::fs::read_to_string(&cursor).is_ok_and(|c| c.trim() == "5")
+        })
+    });
+    let again = stream_messages(&nats.url()).await;
+    assert_eq!(again.len(), 4, "duplicates were dropped by Nats-Msg-Id");
+    drop(edge);
+}
