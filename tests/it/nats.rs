@@ -224,3 +224,96 @@ async fn events_wait_for_a_late_broker_then_arrive_in_order_once() {
     assert_eq!(again.len(), 4, "duplicates were dropped by Nats-Msg-Id");
     drop(edge);
 }
+
+/// A config for the event pipeline alone (no SIP traffic): data under the
+/// scratch dir, events to NATS only.
+fn pipeline_config(s: &Scratch, nats_port: u16) -> sipedge::config::Config {
+    let text = format!(
+        "[node]\ndata_dir = \"{}\"\n[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n[pbx]\naddrs = [\"127.0.0.1:5080\"]\n[events]\nsinks = [\"nats\"]\n[events.nats]\nurl = \"nats://127.0.0.1:{nats_port}\"\nack_timeout = \"2s\"\n",
+        s.0.join("data").display()
+    );
+    sipedge::config::Config::from_toml(&text).unwrap()
+}
+
+/// Event `n` of interaction `n % 100`.
+fn synthetic(n: u64) -> sipedge::event::Event {
+    use sipedge::event::{Event, EventType};
+    Event {
+        id: format!("ev-{n:06}"),
+        kind: EventType::InteractionEnded,
+        source: "sipedge://test".into(),
+        subject: format!("interaction-{}", n % 100),
+        time_ms: 1_795_428_000_000 + n as i64,
+        data: serde_json::json!({ "n": n }),
+    }
+}
+
+fn cursor_at(s: &Scratch, want: u64) -> bool {
+    std::fs::read_to_string(s.0.join("data/outbox/cursor-nats"))
+        .is_ok_and(|c| c.trim().parse::<u64>().is_ok_and(|c| c >= want))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_events_arrive_exactly_once_in_order() {
+    let s = Scratch::new("nats-10k");
+    let nats = Nats::start(&s, free_port());
+    let (tx, _stats) = sipedge::sink::start(&pipeline_config(&s, nats.port)).unwrap();
+    for n in 0..10_000 {
+        tx.send(synthetic(n));
+        if n % 1000 == 999 {
+            // Let the writer drain: the channel holds 65,536, no need, but
+            // this also spreads the commits over several batches.
+            tokio::task::yield_now().await;
+        }
+    }
+    assert_eq!(tx.lost(), 0);
+    tokio::task::block_in_place(|| {
+        wait_for("10,000 acknowledged", Duration::from_secs(60), || {
+            cursor_at(&s, 10_001)
+        })
+    });
+    let got = stream_messages(&nats.url()).await;
+    let ids: Vec<&str> = got.iter().map(|(_, id, _)| id.as_str()).collect();
+    let want: Vec<String> = (0..10_000).map(|n| format!("ev-{n:06}")).collect();
+    assert_eq!(ids, want.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_mid_stream_loses_nothing_and_duplicates_nothing() {
+    let s = Scratch::new("nats-outage");
+    let port = free_port();
+    let nats = Nats::start(&s, port);
+    let (tx, _stats) = sipedge::sink::start(&pipeline_config(&s, port)).unwrap();
+    for n in 0..2_000 {
+        tx.send(synthetic(n));
+    }
+    tokio::task::block_in_place(|| {
+        wait_for(
+            "the first half acknowledged",
+            Duration::from_secs(30),
+            || cursor_at(&s, 2_001),
+        )
+    });
+    // The broker goes away (SIGKILL) while events keep coming.
+    drop(nats);
+    for n in 2_000..4_000 {
+        tx.send(synthetic(n));
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        !cursor_at(&s, 2_002),
+        "nothing acknowledged while the broker is down"
+    );
+    // It comes back on the same port and store.
+    let nats = Nats::start(&s, port);
+    tokio::task::block_in_place(|| {
+        wait_for("every event acknowledged", Duration::from_secs(90), || {
+            cursor_at(&s, 4_001)
+        })
+    });
+    let got = stream_messages(&nats.url()).await;
+    let ids: Vec<&str> = got.iter().map(|(_, id, _)| id.as_str()).collect();
+    let want: Vec<String> = (0..4_000).map(|n| format!("ev-{n:06}")).collect();
+    assert_eq!(ids.len(), 4_000, "none lost, none twice");
+    assert_eq!(ids, want.iter().map(String::as_str).collect::<Vec<_>>());
+}
