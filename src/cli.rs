@@ -62,8 +62,76 @@ pub enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Live interactions: id, agent, direction, device, state, age.
+    Calls {
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// One live interaction in detail, with its evidence.
+    Call {
+        id: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// End a live call: BYE both ways, `end_reason=admin` (the desktop's
+    /// end-call button).
+    End {
+        id: String,
+        /// Who the event names as having ended it.
+        #[arg(long, default_value = "agent", value_parser = ["agent", "contact", "system"])]
+        by: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Registrations through this edge and each agent's wrap state.
+    Agents {
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// After-call work: `sipedge wrap complete AGENT|INTERACTION_ID`.
+    Wrap {
+        #[command(subcommand)]
+        command: WrapCommand,
+    },
+    /// Counters of the proxy, the call core and the event pipeline.
+    Stats {
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WrapCommand {
+    /// The agent is done with after-call work (`wrap.ended`, reason
+    /// `completed`).
+    Complete {
+        /// An agent id, or the interaction id whose wrap it is.
+        who: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+/// How the CLI reaches the admin API.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Conn {
+    /// The configuration file (finds `[admin] socket`).
+    #[arg(long, default_value = DEFAULT_CONFIG)]
+    config: PathBuf,
+    /// The admin Unix socket (instead of the config's).
+    #[arg(long)]
+    socket: Option<PathBuf>,
+    /// The admin API over TCP, e.g. http://127.0.0.1:9465.
+    #[arg(long)]
+    url: Option<String>,
+    /// Bearer token for --url (or SIPEDGE_TOKEN).
+    #[arg(long, env = "SIPEDGE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The default configuration file of an installed sipedge.
@@ -153,6 +221,39 @@ pub fn main() -> ExitCode {
         Command::Outbox {
             command: OutboxCommand::Status { config, json },
         } => outbox_status(&config, json),
+        Command::Calls { conn } => api_cmd(&conn, "GET", "/v1/calls", None, print_calls),
+        Command::Call { id, conn } => {
+            let path = format!("/v1/calls/{}", url_escape(&id));
+            api_cmd(&conn, "GET", &path, None, |v| {
+                println!("{}", serde_json::to_string_pretty(v).unwrap_or_default())
+            })
+        }
+        Command::End { id, by, conn } => {
+            let path = format!("/v1/calls/{}/end", url_escape(&id));
+            let body = serde_json::json!({ "by": by }).to_string();
+            api_cmd(&conn, "POST", &path, Some(&body), |v| {
+                println!(
+                    "ended {} (by {}): BYE sent both ways",
+                    v["ended"].as_str().unwrap_or_default(),
+                    v["by"].as_str().unwrap_or_default()
+                )
+            })
+        }
+        Command::Agents { conn } => api_cmd(&conn, "GET", "/v1/agents", None, print_agents),
+        Command::Wrap {
+            command: WrapCommand::Complete { who, conn },
+        } => {
+            let path = format!("/v1/wrap/{}/complete", url_escape(&who));
+            api_cmd(&conn, "POST", &path, None, |v| {
+                println!(
+                    "wrap completed: {}",
+                    v["completed"].as_str().unwrap_or_default()
+                )
+            })
+        }
+        Command::Stats { conn } => api_cmd(&conn, "GET", "/v1/stats", None, |v| {
+            println!("{}", serde_json::to_string_pretty(v).unwrap_or_default())
+        }),
         Command::Version => {
             println!("sipedge {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -505,4 +606,187 @@ fn outbox_status(config: &std::path::Path, json: bool) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+/// Percent-escapes what is not unreserved in a path segment.
+fn url_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// One HTTP/1.1 request over the admin socket or TCP; (status, body).
+fn http(
+    conn: &Conn,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Result<(u16, Vec<u8>), String> {
+    use std::io::{Read, Write};
+    let body = body.unwrap_or("");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: sipedge\r\nConnection: close\r\nAccept: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    let mut raw = Vec::new();
+    if let Some(url) = &conn.url {
+        let hostport = url
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("--url {url}: only http:// is supported"))?
+            .trim_end_matches('/');
+        if let Some(t) = &conn.token {
+            req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        req.push_str("\r\n");
+        req.push_str(body);
+        let mut s = std::net::TcpStream::connect(hostport).map_err(|e| format!("{url}: {e}"))?;
+        s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+        s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
+    } else {
+        let path_sock = match &conn.socket {
+            Some(p) => p.clone(),
+            None => {
+                crate::config::Config::load(&conn.config)
+                    .map_err(|e| e.to_string())?
+                    .admin
+                    .socket
+            }
+        };
+        req.push_str("\r\n");
+        req.push_str(body);
+        let mut s = std::os::unix::net::UnixStream::connect(&path_sock).map_err(|e| {
+            format!(
+                "{}: {e} (is sipedge running with this config?)",
+                path_sock.display()
+            )
+        })?;
+        s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+        s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
+    }
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("the answer is not HTTP")?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or("the answer has no status")?;
+    let mut body = raw[split + 4..].to_vec();
+    if head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+    }) {
+        body = dechunk(&body);
+    }
+    Ok((status, body))
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&b[..eol])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.split(';').next().unwrap_or("").trim(), 16).ok())
+            .unwrap_or(0);
+        if size == 0 || b.len() < eol + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[(eol + 4 + size).min(b.len())..];
+    }
+    out
+}
+
+/// Runs an API call: JSON with --json, else `show`. Exit 0 on 2xx, 1 when
+/// the API refused (its error printed), 2 when it could not be reached.
+fn api_cmd(
+    conn: &Conn,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    show: impl Fn(&serde_json::Value),
+) -> ExitCode {
+    match http(conn, method, path, body) {
+        Err(e) => {
+            eprintln!("sipedge: {e}");
+            ExitCode::from(2)
+        }
+        Ok((status, body)) => {
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&body).into_owned())
+            });
+            if !(200..300).contains(&status) {
+                let msg = v["error"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
+                eprintln!("sipedge: {status}: {msg}");
+                return ExitCode::from(1);
+            }
+            if conn.json {
+                println!("{v}");
+            } else {
+                show(&v);
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn print_calls(v: &serde_json::Value) {
+    let rows = v.as_array().cloned().unwrap_or_default();
+    println!(
+        "{:<38} {:<12} {:<9} {:<10} {:<6} {:<21} {:>8}  REMOTE",
+        "ID", "AGENT", "DIRECTION", "DEVICE", "CHAN", "STATE", "AGE"
+    );
+    for c in &rows {
+        println!(
+            "{:<38} {:<12} {:<9} {:<10} {:<6} {:<21} {:>7.1}s  {}",
+            c["interaction_id"].as_str().unwrap_or_default(),
+            c["agent"].as_str().unwrap_or_default(),
+            c["direction"].as_str().unwrap_or_default(),
+            c["device"].as_str().unwrap_or_default(),
+            c["channel"].as_str().unwrap_or_default(),
+            c["state"].as_str().unwrap_or_default(),
+            c["age_ms"].as_f64().unwrap_or_default() / 1000.0,
+            c["remote"].as_str().unwrap_or_default(),
+        );
+    }
+    println!("{} live", rows.len());
+}
+
+fn print_agents(v: &serde_json::Value) {
+    let rows = v.as_array().cloned().unwrap_or_default();
+    println!(
+        "{:<14} {:<10} {:>6} {:>8}  {:<24} CONTACT",
+        "AGENT", "DEVICE", "FLOW", "EXPIRES", "WRAP"
+    );
+    for a in &rows {
+        let wrap = match &a["wrap"] {
+            serde_json::Value::Null => "-".to_string(),
+            w => format!("{}s left", w["left_s"]),
+        };
+        println!(
+            "{:<14} {:<10} {:>6} {:>7}s  {:<24} {}",
+            a["agent"].as_str().unwrap_or_default(),
+            a["device"].as_str().unwrap_or("-"),
+            a["flow"].as_u64().map_or("-".into(), |f| f.to_string()),
+            a["expires_in_s"]
+                .as_u64()
+                .map_or("-".into(), |f| f.to_string()),
+            wrap,
+            a["contact"].as_str().unwrap_or("-"),
+        );
+    }
 }

@@ -41,6 +41,81 @@ pub struct Config {
     pub dialog: Dialog,
     #[serde(default)]
     pub events: Events,
+    #[serde(default)]
+    pub metrics: Metrics,
+    #[serde(default)]
+    pub admin: Admin,
+}
+
+/// `[metrics]`: Prometheus `/metrics`, `/live`, `/ready`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    /// Where to serve them; empty string: off.
+    pub listen: String,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            listen: "127.0.0.1:9464".into(),
+        }
+    }
+}
+
+impl Metrics {
+    /// The address, when on.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.listen.parse().ok()
+    }
+}
+
+/// `[admin]`: the API the `sipedge` CLI and the agent desktop use.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Admin {
+    /// Unix socket (mode 0660), relative to the config file's directory.
+    pub socket: PathBuf,
+    /// Also serve the API on TCP here (empty: not). Off loopback a token
+    /// is required.
+    pub listen: String,
+    /// Bearer token required on the TCP listener (never logged). Prefer
+    /// `token_file`.
+    pub token: String,
+    /// A file holding the token (first line).
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            socket: PathBuf::from("data/admin.sock"),
+            listen: String::new(),
+            token: String::new(),
+            token_file: None,
+        }
+    }
+}
+
+impl Admin {
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.listen.parse().ok()
+    }
+
+    /// The token from `token` or `token_file`, if any.
+    pub fn token(&self) -> std::io::Result<Option<String>> {
+        if !self.token.is_empty() {
+            return Ok(Some(self.token.clone()));
+        }
+        match &self.token_file {
+            Some(p) => Ok(std::fs::read_to_string(p)?
+                .lines()
+                .next()
+                .map(|l| l.trim().to_string())
+                .filter(|t| !t.is_empty())),
+            None => Ok(None),
+        }
+    }
 }
 
 /// `[agents]`: who the agent of an interaction is, and its id.
@@ -564,6 +639,10 @@ impl Config {
         };
         resolve(&mut config.node.data_dir);
         resolve(&mut config.events.file.path);
+        resolve(&mut config.admin.socket);
+        if let Some(p) = config.admin.token_file.as_mut() {
+            resolve(p);
+        }
         for l in &mut config.listen {
             for p in [&mut l.cert, &mut l.key].into_iter().flatten() {
                 resolve(p);
@@ -651,6 +730,30 @@ impl Config {
                 "sip.rate_burst".into(),
                 "must be at least 1 when sip.rate_limit is on".into(),
             );
+        }
+        if !self.metrics.listen.is_empty() && self.metrics.addr().is_none() {
+            return err(
+                "metrics.listen".into(),
+                format!(
+                    "`{}` is not an address like 127.0.0.1:9464",
+                    self.metrics.listen
+                ),
+            );
+        }
+        let a = &self.admin;
+        if !a.listen.is_empty() {
+            let Some(addr) = a.addr() else {
+                return err(
+                    "admin.listen".into(),
+                    format!("`{}` is not an address like 127.0.0.1:9465", a.listen),
+                );
+            };
+            if !addr.ip().is_loopback() && a.token.is_empty() && a.token_file.is_none() {
+                return err(
+                    "admin.listen".into(),
+                    format!("{addr} is off loopback: set admin.token_file (or admin.token)"),
+                );
+            }
         }
         let e = &self.events;
         if e.sinks.is_empty() {

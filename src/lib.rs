@@ -24,11 +24,13 @@
 //! ARCHITECTURE.md come next, on top of these.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod call;
 pub mod cli;
 pub mod config;
 pub mod event;
 pub mod inspect;
+pub mod metrics;
 pub mod outbox;
 pub mod proxy;
 pub mod server;

@@ -36,6 +36,11 @@ pub enum Error {
     },
     #[error("{0}")]
     Events(crate::sink::StartError),
+    #[error("{what}: {source}")]
+    Admin {
+        what: String,
+        source: std::io::Error,
+    },
     #[error("listen {addr}: {source}")]
     Tls {
         addr: SocketAddr,
@@ -178,10 +183,11 @@ pub async fn run_with_shards(
         }
         info!(transport = l.transport.as_str(), addr = %l.addr, side = ?l.side, "Listening.");
     }
-    let (events, _pipeline) = crate::sink::start(&config).map_err(Error::Events)?;
+    let (events, pipeline) = crate::sink::start(&config).map_err(Error::Events)?;
     let shared = Arc::new(Mutex::new(Shared::default()));
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, rx) in receivers.into_iter().enumerate() {
+    let (control_tx, control_rx): (Vec<_>, Vec<_>) = (0..shards).map(|_| mpsc::channel(64)).unzip();
+    for (i, (rx, control)) in receivers.into_iter().zip(control_rx).enumerate() {
         let mut proxy = Proxy::shard(&config, shared.clone(), i == 0);
         proxy.set_wall_anchor(Instant::now(), unix_ms());
         let out = Outbound {
@@ -193,8 +199,49 @@ pub async fn run_with_shards(
             counters: counters.clone(),
             events: events.clone(),
         };
-        tasks.spawn(proxy_loop(proxy, rx, out));
+        tasks.spawn(proxy_loop(proxy, rx, control, out));
     }
+    let admin = Arc::new(crate::admin::AdminState {
+        shards: control_tx,
+        shared: shared.clone(),
+        pipeline,
+        counters: counters.clone(),
+        ready: std::sync::atomic::AtomicBool::new(false),
+        started: Instant::now(),
+    });
+    let socket = config.admin.socket.clone();
+    crate::admin::serve_unix(&socket, crate::admin::api(admin.clone()))
+        .await
+        .map_err(|source| Error::Admin {
+            what: format!("admin socket {}", socket.display()),
+            source,
+        })?;
+    info!(socket = %socket.display(), "Admin API on the Unix socket.");
+    if let Some(addr) = config.admin.addr() {
+        let token = config.admin.token().map_err(|source| Error::Admin {
+            what: "admin token_file".into(),
+            source,
+        })?;
+        let bound = crate::admin::serve_tcp(addr, crate::admin::api(admin.clone()), token.clone())
+            .await
+            .map_err(|source| Error::Admin {
+                what: format!("admin listen {addr}"),
+                source,
+            })?;
+        info!(addr = %bound, token = token.is_some(), "Admin API on TCP.");
+    }
+    if let Some(addr) = config.metrics.addr() {
+        let bound = crate::admin::serve_tcp(addr, crate::admin::ops(admin.clone()), None)
+            .await
+            .map_err(|source| Error::Admin {
+                what: format!("metrics listen {addr}"),
+                source,
+            })?;
+        info!(addr = %bound, "Metrics on /metrics, /live, /ready.");
+    }
+    admin
+        .ready
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     info!(shards, "Proxy running.");
     tokio::select! {
         _ = tasks.join_next() => warn!("A proxy shard stopped."),
@@ -213,7 +260,12 @@ fn unix_ms() -> i64 {
 /// How often the call core's wall clock is re-anchored (NTP may move it).
 const ANCHOR_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
-async fn proxy_loop(mut proxy: Proxy, mut events: mpsc::Receiver<Event>, mut out: Outbound) {
+async fn proxy_loop(
+    mut proxy: Proxy,
+    mut events: mpsc::Receiver<Event>,
+    mut control: mpsc::Receiver<crate::admin::Control>,
+    mut out: Outbound,
+) {
     let mut anchored = Instant::now();
     loop {
         if anchored.elapsed() >= ANCHOR_EVERY {
@@ -232,11 +284,74 @@ async fn proxy_loop(mut proxy: Proxy, mut events: mpsc::Receiver<Event>, mut out
                 None => return,
             },
             () = sleep_until(deadline) => proxy.handle_timeout(Instant::now()),
+            Some(c) = control.recv() => handle_control(&mut proxy, c),
         }
         while let Some(a) = proxy.poll_action() {
             if let Err(dest) = out.perform(a).await {
                 proxy.handle_send_failed(Instant::now(), dest);
             }
+        }
+    }
+}
+
+/// Answers the admin API.
+fn handle_control(proxy: &mut Proxy, c: crate::admin::Control) {
+    use crate::admin::Control;
+    let now = Instant::now();
+    match c {
+        Control::Calls(tx) => {
+            let _ = tx.send(proxy.calls().calls(now));
+        }
+        Control::Call(id, tx) => {
+            let _ = tx.send(proxy.calls().call_detail(&id));
+        }
+        Control::End { id, by, reply } => {
+            let _ = reply.send(proxy.end_interaction(now, &id, by));
+        }
+        Control::WrapComplete { who, reply } => {
+            let _ = reply.send(proxy.complete_wrap(now, &who));
+        }
+        Control::Stats(tx) => {
+            let p = proxy.stats();
+            let c = proxy.calls().stats();
+            let (server, client) = proxy.transactions();
+            let ended: Vec<serde_json::Value> = c
+                .ended_by
+                .iter()
+                .map(|((by, reason, channel, device), n)| {
+                    serde_json::json!({"ended_by": by, "end_reason": reason, "channel": channel, "device": device, "n": n})
+                })
+                .collect();
+            let live: Vec<serde_json::Value> = proxy
+                .calls()
+                .live_by_kind()
+                .iter()
+                .map(|((channel, device), n)| serde_json::json!({"channel": channel, "device": device, "n": n}))
+                .collect();
+            let _ = tx.send(serde_json::json!({
+                "proxy": {
+                    "forwarded_requests": p.forwarded_requests,
+                    "forwarded_responses": p.forwarded_responses,
+                    "retransmissions_absorbed": p.retransmissions_absorbed,
+                    "retransmissions_sent": p.retransmissions_sent,
+                    "refused": p.refused,
+                    "stray_responses": p.stray_responses,
+                    "timeouts": p.timeouts,
+                    "rate_limited": p.rate_limited,
+                },
+                "transactions": { "server": server, "client": client },
+                "calls": {
+                    "live": proxy.calls().live_count(),
+                    "started": c.started,
+                    "ended": c.ended,
+                    "reaped": c.reaped,
+                    "spoofs_refused": c.spoofs_refused,
+                    "wrap_refused": c.wrap_refused,
+                    "byes_sent": c.byes_sent,
+                    "ended_by": ended,
+                    "live_by_kind": live,
+                },
+            }));
         }
     }
 }

@@ -140,6 +140,9 @@ pub enum EndError {
 pub struct CallStats {
     pub started: u64,
     pub ended: u64,
+    /// Ended interactions by (ended_by, end_reason, channel, device).
+    pub ended_by:
+        std::collections::BTreeMap<(&'static str, &'static str, &'static str, &'static str), u64>,
     pub reaped: u64,
     pub spoofs_refused: u64,
     pub wrap_refused: u64,
@@ -251,6 +254,16 @@ impl Calls {
     /// Interactions not yet ended.
     pub fn live_count(&self) -> usize {
         self.live.values().filter(|i| i.end.is_none()).count()
+    }
+
+    /// Live interactions by (channel, device).
+    pub fn live_by_kind(&self) -> std::collections::BTreeMap<(&'static str, &'static str), u64> {
+        let mut m = std::collections::BTreeMap::new();
+        for i in self.live.values().filter(|i| i.end.is_none()) {
+            *m.entry((i.channel.as_str(), i.device.as_str()))
+                .or_default() += 1;
+        }
+        m
     }
 
     /// Interactions held (live and tombstones).
@@ -1078,6 +1091,7 @@ impl Calls {
         i.ended = Some(now);
         i.state = State::Ended;
         let why = end.reason.as_str();
+        let key = (end.by.as_str(), why, i.channel.as_str(), i.device.as_str());
         i.end = Some(Box::new(end));
         let e = make_event(
             &self.cfg.node_id,
@@ -1095,6 +1109,7 @@ impl Calls {
         };
         self.actions.push_back(CallAction::Emit(e));
         self.stats.ended += 1;
+        *self.stats.ended_by.entry(key).or_default() += 1;
         if bye_both {
             self.send_bye(seq, true, why);
             self.send_bye(seq, false, why);

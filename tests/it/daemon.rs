@@ -47,6 +47,8 @@ impl Drop for Scratch {
 pub struct Sipedge {
     child: Child,
     pub port: u16,
+    /// `/metrics`, `/live`, `/ready`.
+    pub metrics_port: u16,
     dir: PathBuf,
 }
 
@@ -60,11 +62,12 @@ impl Sipedge {
     /// Like [`start`](Self::start), with more TOML appended to the config.
     pub fn start_with(scratch: &Scratch, pbx_port: u16, extra: &str) -> Sipedge {
         let port = free_port();
+        let metrics_port = free_port();
         let config = scratch.0.join("sipedge.toml");
         let mut f = std::fs::File::create(&config).unwrap();
         write!(
             f,
-            "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:{port}\"\n[[listen]]\ntransport = \"tcp\"\naddr = \"127.0.0.1:{port}\"\n[pbx]\naddrs = [\"127.0.0.1:{pbx_port}\"]\n{extra}"
+            "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:{port}\"\n[[listen]]\ntransport = \"tcp\"\naddr = \"127.0.0.1:{port}\"\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n[pbx]\naddrs = [\"127.0.0.1:{pbx_port}\"]\n{extra}"
         )
         .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_sipedge"))
@@ -78,6 +81,7 @@ impl Sipedge {
         let mut me = Sipedge {
             child,
             port,
+            metrics_port,
             dir: scratch.0.clone(),
         };
         // Every listener is bound once the proxy says it runs.
@@ -96,6 +100,26 @@ impl Sipedge {
 
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Its configuration file.
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("sipedge.toml")
+    }
+
+    /// Runs `sipedge ARGS --config <its config>`; (exit code, stdout, stderr).
+    pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_sipedge"))
+            .args(args)
+            .arg("--config")
+            .arg(self.config())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// The events in the file sink so far (`data/events.jsonl` beside the

@@ -1,6 +1,7 @@
 //! sipedge's one integration-test binary (one link step on a small machine).
 //! Each module is a subject; `support` holds what they share.
 
+mod admin;
 mod alloc_count;
 mod cli_parse;
 mod client;

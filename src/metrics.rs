@@ -1,0 +1,344 @@
+//! Prometheus text exposition of what the shards, the transports and the
+//! event pipeline count. Every name is a constant here (the dashboards and
+//! alert rules may use only these); labels have bounded values only
+//! (sides, kinds, sink names, end reasons — never ids or addresses).
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use serde_json::Value;
+
+use crate::admin::AdminState;
+
+pub const BUILD_INFO: &str = "sipedge_build_info";
+pub const UPTIME: &str = "sipedge_uptime_seconds";
+pub const FORWARDED_REQUESTS: &str = "sipedge_sip_forwarded_requests_total";
+pub const FORWARDED_RESPONSES: &str = "sipedge_sip_forwarded_responses_total";
+pub const RETRANS_ABSORBED: &str = "sipedge_sip_retransmissions_absorbed_total";
+pub const RETRANS_SENT: &str = "sipedge_sip_retransmissions_sent_total";
+pub const REFUSED: &str = "sipedge_sip_refused_total";
+pub const STRAY: &str = "sipedge_sip_stray_responses_total";
+pub const TX_TIMEOUTS: &str = "sipedge_sip_transaction_timeouts_total";
+pub const RATE_LIMITED: &str = "sipedge_sip_rate_limited_total";
+pub const TRANSACTIONS: &str = "sipedge_sip_transactions";
+pub const PARSE_ERRORS: &str = "sipedge_sip_parse_errors_total";
+pub const REGISTRATIONS: &str = "sipedge_registrations";
+pub const FLOWS: &str = "sipedge_flows";
+pub const INTERACTIONS_LIVE: &str = "sipedge_interactions_live";
+pub const INTERACTIONS_STARTED: &str = "sipedge_interactions_started_total";
+pub const INTERACTIONS_ENDED: &str = "sipedge_interactions_ended_total";
+pub const REAPED: &str = "sipedge_dialogs_reaped_total";
+pub const SPOOFS: &str = "sipedge_forged_requests_refused_total";
+pub const WRAP_REFUSED: &str = "sipedge_wrap_refused_invites_total";
+pub const AGENTS_IN_WRAP: &str = "sipedge_agents_in_wrap";
+pub const EVENTS_PUBLISHED: &str = "sipedge_events_published_total";
+pub const PUBLISH_ERRORS: &str = "sipedge_events_publish_errors_total";
+pub const DEAD_LETTERED: &str = "sipedge_events_dead_lettered_total";
+pub const BACKLOG: &str = "sipedge_outbox_backlog_events";
+pub const OUTBOX_BYTES: &str = "sipedge_outbox_bytes";
+pub const OUTBOX_MAX_BYTES: &str = "sipedge_outbox_max_bytes";
+pub const OUTBOX_REFUSED: &str = "sipedge_outbox_refused_total";
+
+/// Every metric name this module exports.
+pub const ALL: &[&str] = &[
+    BUILD_INFO,
+    UPTIME,
+    FORWARDED_REQUESTS,
+    FORWARDED_RESPONSES,
+    RETRANS_ABSORBED,
+    RETRANS_SENT,
+    REFUSED,
+    STRAY,
+    TX_TIMEOUTS,
+    RATE_LIMITED,
+    TRANSACTIONS,
+    PARSE_ERRORS,
+    REGISTRATIONS,
+    FLOWS,
+    INTERACTIONS_LIVE,
+    INTERACTIONS_STARTED,
+    INTERACTIONS_ENDED,
+    REAPED,
+    SPOOFS,
+    WRAP_REFUSED,
+    AGENTS_IN_WRAP,
+    EVENTS_PUBLISHED,
+    PUBLISH_ERRORS,
+    DEAD_LETTERED,
+    BACKLOG,
+    OUTBOX_BYTES,
+    OUTBOX_MAX_BYTES,
+    OUTBOX_REFUSED,
+];
+
+struct Out(String);
+
+impl Out {
+    fn head(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], v: f64) {
+        self.0.push_str(name);
+        if !labels.is_empty() {
+            self.0.push('{');
+            for (i, (k, val)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.0.push(',');
+                }
+                let val = val.replace('\\', "\\\\").replace('"', "\\\"");
+                let _ = write!(self.0, "{k}=\"{val}\"");
+            }
+            self.0.push('}');
+        }
+        let _ = writeln!(self.0, " {v}");
+    }
+    fn one(&mut self, name: &str, kind: &str, help: &str, v: f64) {
+        self.head(name, kind, help);
+        self.sample(name, &[], v);
+    }
+}
+
+fn sum(shards: &[Value], path: &[&str]) -> f64 {
+    shards
+        .iter()
+        .map(|s| path.iter().fold(s, |v, k| &v[*k]).as_f64().unwrap_or(0.0))
+        .sum()
+}
+
+/// The exposition text. `shards` are the shards' stats objects.
+pub async fn render(st: &AdminState, shards: Vec<Value>) -> String {
+    let mut o = Out(String::with_capacity(8192));
+    o.head(BUILD_INFO, "gauge", "Build information.");
+    o.sample(BUILD_INFO, &[("version", env!("CARGO_PKG_VERSION"))], 1.0);
+    o.one(
+        UPTIME,
+        "gauge",
+        "Seconds since start.",
+        st.started.elapsed().as_secs_f64(),
+    );
+    for (name, key, help) in [
+        (
+            FORWARDED_REQUESTS,
+            "forwarded_requests",
+            "Requests forwarded.",
+        ),
+        (
+            FORWARDED_RESPONSES,
+            "forwarded_responses",
+            "Responses forwarded.",
+        ),
+        (
+            RETRANS_ABSORBED,
+            "retransmissions_absorbed",
+            "Retransmissions absorbed by transactions.",
+        ),
+        (
+            RETRANS_SENT,
+            "retransmissions_sent",
+            "Retransmissions sent by transactions.",
+        ),
+        (
+            REFUSED,
+            "refused",
+            "Requests answered with an error by the edge itself.",
+        ),
+        (
+            STRAY,
+            "stray_responses",
+            "Responses that matched no transaction.",
+        ),
+        (
+            TX_TIMEOUTS,
+            "timeouts",
+            "Client transactions that timed out.",
+        ),
+        (
+            RATE_LIMITED,
+            "rate_limited",
+            "Requests over the per-source rate limit.",
+        ),
+    ] {
+        o.one(name, "counter", help, sum(&shards, &["proxy", key]));
+    }
+    o.head(TRANSACTIONS, "gauge", "Live transactions.");
+    o.sample(
+        TRANSACTIONS,
+        &[("kind", "server")],
+        sum(&shards, &["transactions", "server"]),
+    );
+    o.sample(
+        TRANSACTIONS,
+        &[("kind", "client")],
+        sum(&shards, &["transactions", "client"]),
+    );
+    o.head(
+        PARSE_ERRORS,
+        "counter",
+        "Bytes that did not parse, by error kind.",
+    );
+    let mut errs: Vec<_> = st.counters.parse_errors().into_iter().collect();
+    errs.sort();
+    for (kind, n) in errs {
+        o.sample(PARSE_ERRORS, &[("kind", kind)], n as f64);
+    }
+    let (bindings, flows, in_wrap) = {
+        let shared = st
+            .shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let w = shared
+            .wraps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len();
+        (shared.registrar.len(), shared.flows.len(), w)
+    };
+    o.one(
+        REGISTRATIONS,
+        "gauge",
+        "Registrations through this edge.",
+        bindings as f64,
+    );
+    o.one(
+        FLOWS,
+        "gauge",
+        "Known flows (connections and UDP sources).",
+        flows as f64,
+    );
+    o.head(
+        INTERACTIONS_LIVE,
+        "gauge",
+        "Live interactions by channel and device.",
+    );
+    let mut live = std::collections::BTreeMap::<(String, String), f64>::new();
+    for s in &shards {
+        if let Some(a) = s["calls"]["live_by_kind"].as_array() {
+            for x in a {
+                *live
+                    .entry((
+                        x["channel"].as_str().unwrap_or("").into(),
+                        x["device"].as_str().unwrap_or("").into(),
+                    ))
+                    .or_default() += x["n"].as_f64().unwrap_or(0.0);
+            }
+        }
+    }
+    for ((c, d), n) in live {
+        o.sample(INTERACTIONS_LIVE, &[("channel", &c), ("device", &d)], n);
+    }
+    o.one(
+        INTERACTIONS_STARTED,
+        "counter",
+        "Interactions started.",
+        sum(&shards, &["calls", "started"]),
+    );
+    o.head(
+        INTERACTIONS_ENDED,
+        "counter",
+        "Interactions ended by who, why, channel and device.",
+    );
+    let mut ended = std::collections::BTreeMap::<[String; 4], f64>::new();
+    for s in &shards {
+        if let Some(a) = s["calls"]["ended_by"].as_array() {
+            for x in a {
+                let k = ["ended_by", "end_reason", "channel", "device"]
+                    .map(|f| x[f].as_str().unwrap_or("").to_string());
+                *ended.entry(k).or_default() += x["n"].as_f64().unwrap_or(0.0);
+            }
+        }
+    }
+    for ([by, reason, channel, device], n) in ended {
+        o.sample(
+            INTERACTIONS_ENDED,
+            &[
+                ("ended_by", &by),
+                ("end_reason", &reason),
+                ("channel", &channel),
+                ("device", &device),
+            ],
+            n,
+        );
+    }
+    o.one(
+        REAPED,
+        "counter",
+        "Dialogs ended by the reaper.",
+        sum(&shards, &["calls", "reaped"]),
+    );
+    o.one(
+        SPOOFS,
+        "counter",
+        "BYE/CANCEL from a stranger refused with 403.",
+        sum(&shards, &["calls", "spoofs_refused"]),
+    );
+    o.one(
+        WRAP_REFUSED,
+        "counter",
+        "INVITEs refused with 486 during enforced wrap.",
+        sum(&shards, &["calls", "wrap_refused"]),
+    );
+    o.one(
+        AGENTS_IN_WRAP,
+        "gauge",
+        "Agents in after-call work.",
+        in_wrap as f64,
+    );
+    let p = &st.pipeline;
+    let next = p.next_seq.load(Ordering::Relaxed);
+    o.head(
+        EVENTS_PUBLISHED,
+        "counter",
+        "Events a sink delivered and had acknowledged.",
+    );
+    for s in &p.sinks {
+        o.sample(
+            EVENTS_PUBLISHED,
+            &[("sink", s.name)],
+            s.published.load(Ordering::Relaxed) as f64,
+        );
+    }
+    o.head(PUBLISH_ERRORS, "counter", "Failed publish attempts.");
+    for s in &p.sinks {
+        o.sample(
+            PUBLISH_ERRORS,
+            &[("sink", s.name)],
+            s.errors.load(Ordering::Relaxed) as f64,
+        );
+    }
+    o.head(DEAD_LETTERED, "counter", "Events a sink refused for good.");
+    for s in &p.sinks {
+        o.sample(
+            DEAD_LETTERED,
+            &[("sink", s.name)],
+            s.dead.load(Ordering::Relaxed) as f64,
+        );
+    }
+    o.head(
+        BACKLOG,
+        "gauge",
+        "Events committed but not yet acknowledged, by sink.",
+    );
+    for s in &p.sinks {
+        let c = s.cursor.load(Ordering::Relaxed);
+        o.sample(BACKLOG, &[("sink", s.name)], next.saturating_sub(c) as f64);
+    }
+    o.one(
+        OUTBOX_BYTES,
+        "gauge",
+        "Bytes in the outbox.",
+        p.outbox_bytes.load(Ordering::Relaxed) as f64,
+    );
+    o.one(
+        OUTBOX_MAX_BYTES,
+        "gauge",
+        "The outbox's bound.",
+        p.outbox_max_bytes.load(Ordering::Relaxed) as f64,
+    );
+    o.one(
+        OUTBOX_REFUSED,
+        "counter",
+        "Events refused (outbox full or unwritable) or lost to a full queue.",
+        p.refused.load(Ordering::Relaxed) as f64,
+    );
+    o.0
+}

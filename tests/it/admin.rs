@@ -1,0 +1,223 @@
+//! The operator's surface through `sipedge run`: the admin API over its
+//! Unix socket and over TCP with a token, the CLI on top of it (`calls`,
+//! `call`, `end`, `agents`, `wrap complete`, `stats`), and `/metrics`,
+//! `/live`, `/ready`.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::daemon::{Scratch, Sipedge, Sipp, free_port, scenario, wait_for};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn get(port: u16, path: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = raw.split_once("\r\n\r\n").map(|x| x.1).unwrap_or_default();
+    (status, body.to_string())
+}
+
+fn json(out: &(i32, String, String)) -> Value {
+    assert_eq!(out.0, 0, "{out:?}");
+    serde_json::from_str(&out.1).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+}
+
+/// The desktop's end-call button: `sipedge end ID` sends BYE to the agent's
+/// phone and to the PBX (both sipp scenarios wait for it), and the events
+/// say `end_reason=admin`. Then the agent completes wrap from the CLI.
+#[test]
+fn calls_end_wrap_and_metrics_through_the_cli() {
+    let s = Scratch::new("admin");
+    let pbx_port = free_port();
+    let p = pbx_port.to_string();
+    let pbx = Sipp::spawn(
+        &s,
+        "pbx",
+        &[
+            "-sn",
+            "uas",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &p,
+            "-m",
+            "1",
+            "-timeout",
+            "30s",
+        ],
+    );
+    let edge = Sipedge::start(&s, pbx_port);
+    let (code, body) = get(edge.metrics_port, "/ready");
+    assert_eq!((code, body.trim()), (200, "ready"));
+    assert_eq!(get(edge.metrics_port, "/live").0, 200);
+    let agent_port = free_port().to_string();
+    let agent = Sipp::spawn(
+        &s,
+        "agent",
+        &[
+            "-sf",
+            &scenario("uac_wait_bye"),
+            &edge.addr(),
+            "-s",
+            "1002",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &agent_port,
+            "-m",
+            "1",
+            "-timeout",
+            "30s",
+        ],
+    );
+    // The call shows up, talking.
+    let mut calls = Value::Null;
+    wait_for("the call to be listed as talking", LIMIT, || {
+        calls = json(&edge.cli(&["calls", "--json"]));
+        calls[0]["state"] == "talking"
+    });
+    assert_eq!(calls.as_array().unwrap().len(), 1);
+    let c = &calls[0];
+    assert_eq!(
+        (&c["agent"], &c["direction"], &c["device"]),
+        (
+            &Value::from("agent-42"),
+            &Value::from("outbound"),
+            &Value::from("hardphone")
+        )
+    );
+    let id = c["interaction_id"].as_str().unwrap().to_string();
+    let table = edge.cli(&["calls"]);
+    assert!(
+        table.1.contains(&id) && table.1.contains("1 live"),
+        "{table:?}"
+    );
+    let detail = json(&edge.cli(&["call", &id, "--json"]));
+    assert_eq!(detail["state"], "confirmed");
+    assert!(detail["evidence"].as_array().unwrap().len() >= 2);
+
+    // Refusals: an unknown id, a bad --by.
+    let (code, _, err) = edge.cli(&["end", "no-such-call"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("404") && err.contains("no-such-call"), "{err}");
+    assert_eq!(edge.cli(&["end", &id, "--by", "nobody"]).0, 2);
+
+    // End it: both sides get their BYE and answer it.
+    let out = edge.cli(&["end", &id]);
+    assert_eq!(out.0, 0, "{out:?}");
+    assert!(out.1.contains("BYE sent both ways"));
+    agent.succeeds(LIMIT);
+    pbx.succeeds(LIMIT);
+    let ended = edge.wait_events("interaction.ended", 1);
+    let d = &ended[0]["data"];
+    assert_eq!(
+        (
+            d["ended_by"].as_str(),
+            d["end_reason"].as_str(),
+            d["compat"]["disconnect_reason"].as_str()
+        ),
+        (Some("agent"), Some("admin"), Some("API"))
+    );
+    assert_eq!(json(&edge.cli(&["calls", "--json"])), Value::Array(vec![]));
+
+    // The agent is in wrap; completing it emits wrap.ended.
+    let agents = json(&edge.cli(&["agents", "--json"]));
+    assert_eq!(agents[0]["agent"], "agent-42");
+    assert!(agents[0]["wrap"]["left_s"].as_u64().unwrap() > 20);
+    let (code, _, err) = edge.cli(&["wrap", "complete", "nobody"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(edge.cli(&["wrap", "complete", "agent-42"]).0, 0);
+    let wrap = edge.wait_events("wrap.ended", 1);
+    assert_eq!(wrap[0]["data"]["reason"], "completed");
+    assert_eq!(json(&edge.cli(&["agents", "--json"])), Value::Array(vec![]));
+
+    // Stats and metrics agree.
+    let stats = json(&edge.cli(&["stats", "--json"]));
+    let ended_total: u64 = stats["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["calls"]["ended"].as_u64().unwrap())
+        .sum();
+    assert_eq!(ended_total, 1);
+    let (code, text) = get(edge.metrics_port, "/metrics");
+    assert_eq!(code, 200);
+    assert!(
+        text.contains("sipedge_interactions_ended_total{ended_by=\"agent\",end_reason=\"admin\",channel=\"voice\",device=\"hardphone\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("sipedge_interactions_started_total 1"));
+    assert!(text.contains("sipedge_agents_in_wrap 0"));
+    for name in sipedge::metrics::ALL {
+        assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing");
+    }
+}
+
+/// The API on TCP: without the token 401, with it served; the socket needs
+/// none (its file mode guards it).
+#[test]
+fn the_tcp_api_wants_its_token() {
+    let s = Scratch::new("admin-token");
+    let port = free_port();
+    std::fs::write(s.0.join("token"), "s3cret-token\n").unwrap();
+    let edge = Sipedge::start_with(
+        &s,
+        free_port(),
+        &format!("[admin]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"token\"\n"),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let (code, _, err) = edge.cli(&["calls", "--url", &url]);
+    assert_eq!(code, 1);
+    assert!(err.contains("401"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipedge"))
+        .args(["calls", "--json", "--url", &url])
+        .env("SIPEDGE_TOKEN", "s3cret-token")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+    let (code, _, err) = edge.cli(&["calls", "--url", &url, "--token", "wrong-token!"]);
+    assert_eq!(code, 1, "{err}");
+    // The socket is mode 0660.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(s.0.join("data/admin.sock"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o660);
+    // The token never reaches the log.
+    let log = std::fs::read_to_string(s.0.join("sipedge.log")).unwrap();
+    assert!(!log.contains("s3cret-token"));
+}
+
+#[test]
+fn an_admin_listener_off_loopback_without_a_token_is_refused() {
+    let s = Scratch::new("admin-open");
+    let config = s.0.join("open.toml");
+    std::fs::write(
+        &config,
+        "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n[pbx]\naddrs = [\"127.0.0.1:5080\"]\n[admin]\nlisten = \"0.0.0.0:9465\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipedge"))
+        .arg("check-config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("admin.listen") && err.contains("token"),
+        "{err}"
+    );
+}
