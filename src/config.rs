@@ -444,6 +444,10 @@ pub struct Sip {
     pub rate_burst: u32,
     /// Over the limit: `reply` (503 with Retry-After) or `drop`.
     pub rate_limit_action: RateAction,
+    /// A UDP source not heard from this long is forgotten.
+    pub udp_flow_idle: Dur,
+    /// Most UDP sources one listener tracks.
+    pub udp_max_flows: usize,
 }
 
 /// What happens to a request over the per-source rate limit.
@@ -472,6 +476,8 @@ impl Default for Sip {
             rate_limit: 200,
             rate_burst: 400,
             rate_limit_action: RateAction::Reply,
+            udp_flow_idle: Dur(Duration::from_secs(4 * 3600)),
+            udp_max_flows: 100_000,
         }
     }
 }
@@ -482,6 +488,13 @@ impl Sip {
             t1: self.t1.0,
             t2: self.t2.0,
             t4: self.t4.0,
+        }
+    }
+
+    pub fn udp_flows(&self) -> crate::transport::udp::FlowLimits {
+        crate::transport::udp::FlowLimits {
+            idle: self.udp_flow_idle.0,
+            max: self.udp_max_flows.max(1),
         }
     }
 

@@ -138,6 +138,7 @@ pub async fn run_with_shards(
                     flows.clone(),
                     dispatch.clone(),
                     limits,
+                    config.sip.udp_flows(),
                     counters.clone(),
                 ));
             }

@@ -219,3 +219,55 @@ fn an_unreachable_pbx_over_tcp_is_503() {
     );
     assert!(reason(&final_response).contains("cannot be reached"));
 }
+
+/// A listener tracks at most `udp_max_flows` sources: at the cap a new
+/// source is dropped (and counted) while the known ones keep working.
+#[test]
+fn the_udp_flow_table_is_bounded() {
+    let s = Scratch::new("udp-cap");
+    let edge = Sipedge::start_with(&s, free_port(), "[sip]\nudp_max_flows = 2\n");
+    let to = edge.addr();
+    let options = |id: &str| request(&format!("OPTIONS sip:{to} SIP/2.0"), id, "", "", 0);
+    let socks: Vec<UdpSocket> = (0..3)
+        .map(|_| {
+            let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+            u.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            u
+        })
+        .collect();
+    for (i, u) in socks[..2].iter().enumerate() {
+        let id = format!("cap{i}");
+        assert_eq!(exchange(u, &to, &options(&id), &id).status(), Some(200));
+    }
+    // The third source: no answer.
+    socks[2]
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    socks[2].send_to(&options("cap2"), &to).unwrap();
+    let mut buf = [0u8; 2048];
+    assert!(
+        socks[2].recv_from(&mut buf).is_err(),
+        "a third source was served"
+    );
+    // The first two still are.
+    assert_eq!(
+        exchange(&socks[0], &to, &options("cap0b"), "cap0b").status(),
+        Some(200)
+    );
+    let (_, text) = {
+        let mut st = std::net::TcpStream::connect(("127.0.0.1", edge.metrics_port)).unwrap();
+        use std::io::{Read, Write};
+        write!(
+            st,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut t = String::new();
+        st.read_to_string(&mut t).unwrap();
+        ((), t)
+    };
+    assert!(
+        text.contains("sipedge_sip_parse_errors_total{kind=\"udp_flow_table_full\"} 1"),
+        "{text}"
+    );
+}
