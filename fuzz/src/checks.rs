@@ -285,3 +285,99 @@ pub fn differential_rsip(data: &[u8]) {
         );
     }
 }
+
+/// A proxy (with its call core) fed a sequence of messages from a phone,
+/// the PBX, a stranger and a TCP phone, with time passing, flows closing,
+/// admin ends and wrap completions in between. Input: records of
+/// `[op][len u16 LE][len bytes]`. Nothing panics; everything the proxy
+/// sends parses; no interaction ends twice.
+pub fn proxy_sequence(data: &[u8]) {
+    use std::collections::HashMap;
+    use std::time::{Duration, Instant};
+
+    use sipedge::config::{Config, Side, TransportKind};
+    use sipedge::proxy::{Action, Flow, Proxy};
+
+    let config = Config::from_toml(
+        "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n[[listen]]\ntransport = \"tcp\"\naddr = \"127.0.0.1:5060\"\n[pbx]\naddrs = [\"127.0.0.9:5080\"]\n",
+    )
+    .expect("the fuzz config is valid");
+    let mut proxy = Proxy::new(&config);
+    let mut now = Instant::now();
+    proxy.set_wall_anchor(now, 1_795_428_000_000);
+    let flow = |id: u64, transport: TransportKind, remote: &str| Flow {
+        id,
+        transport,
+        local: "127.0.0.1:5060".parse().expect("address"),
+        remote: remote.parse().expect("address"),
+        side: Side::Access,
+    };
+    let flows = [
+        flow(1, TransportKind::Udp, "127.0.0.50:40000"),
+        flow(2, TransportKind::Udp, "127.0.0.9:5080"),
+        flow(9, TransportKind::Udp, "127.0.0.77:5060"),
+        flow(3, TransportKind::Tcp, "127.0.0.50:40001"),
+    ];
+    let relaxed = Limits {
+        max_headers: sip::MAX_HEADERS,
+        max_message: usize::MAX,
+        max_line: usize::MAX,
+        max_vias: usize::MAX,
+    };
+    let mut ended: HashMap<String, u32> = HashMap::new();
+    let mut subjects: Vec<String> = Vec::new();
+    let mut rest = data;
+    while rest.len() >= 3 {
+        let op = rest[0];
+        let len = u16::from_le_bytes([rest[1], rest[2]]) as usize;
+        let body = &rest[3..(3 + len).min(rest.len())];
+        rest = &rest[(3 + len).min(rest.len())..];
+        match op % 8 {
+            k @ 0..=3 => {
+                if let Ok(m) = sip::parse_with(
+                    Bytes::copy_from_slice(body),
+                    Framing::Datagram,
+                    &Limits::DEFAULT,
+                ) {
+                    proxy.handle_message(now, flows[k as usize], m);
+                }
+            }
+            4 => {
+                now += Duration::from_millis(len as u64 * 10);
+                proxy.handle_timeout(now);
+            }
+            5 => {
+                proxy.handle_flow_closed(now, flows[len % 4].id);
+            }
+            6 => {
+                if let Some(s) = subjects.get(len % subjects.len().max(1)).cloned() {
+                    let _ = proxy.end_interaction(now, &s, sipedge::call::EndedBy::Agent);
+                }
+            }
+            _ => {
+                let _ = proxy.complete_wrap(now, "1001");
+            }
+        }
+        while let Some(a) = proxy.poll_action() {
+            match a {
+                Action::Send { bytes, .. } => {
+                    assert!(
+                        sip::parse_with(bytes.clone(), Framing::Datagram, &relaxed).is_ok(),
+                        "the proxy sent bytes that do not parse: {:?}",
+                        String::from_utf8_lossy(&bytes)
+                    );
+                }
+                Action::Emit(e) => {
+                    if e.kind == sipedge::event::EventType::InteractionStarted {
+                        subjects.push(e.subject.clone());
+                    }
+                    if e.kind == sipedge::event::EventType::InteractionEnded {
+                        let n = ended.entry(e.id.clone()).or_default();
+                        *n += 1;
+                        assert_eq!(*n, 1, "interaction.ended twice: {}", e.id);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -42,6 +42,18 @@ fn assert_end(w: &World, by: &str, reason: &str, side: Value) {
     );
 }
 
+/// The CANCEL of the phone's INVITE `invite` (same Via, tags, CSeq number).
+fn cancel_of(invite: &str) -> String {
+    invite
+        .replace("INVITE sip", "CANCEL sip")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
+        .replace("Content-Type: application/sdp\n", "")
+        .replace(
+            "Content-Length: 29\n\nv=0\nm=audio 4000 RTP/AVP 0\n",
+            "Content-Length: 0\n\n",
+        )
+}
+
 fn ms(v: &Value, k: &str) -> u64 {
     v["durations"][k]
         .as_u64()
@@ -220,14 +232,7 @@ fn cancel_before_answer_from_the_agent() {
     w.advance(Duration::from_secs(2));
     w.feed(w.pbx, &respond(&fwd, 180, "pbx1", ""));
     w.advance(Duration::from_secs(1));
-    let cancel = INVITE
-        .replace("INVITE sip", "CANCEL sip")
-        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
-        .replace("Content-Type: application/sdp\n", "")
-        .replace(
-            "Content-Length: 29\n\nv=0\nm=audio 4000 RTP/AVP 0\n",
-            "Content-Length: 0\n\n",
-        );
+    let cancel = cancel_of(INVITE);
     let out = w.feed(w.phone, &cancel);
     assert!(
         out.iter()
@@ -402,14 +407,7 @@ fn a_forged_bye_from_another_phone_is_refused_and_the_call_goes_on() {
     // A CANCEL copied from the INVITE, from the stranger: 403 too.
     let mut w2 = World::new();
     w2.feed(w2.phone, INVITE);
-    let cancel = INVITE
-        .replace("INVITE sip", "CANCEL sip")
-        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
-        .replace("Content-Type: application/sdp\n", "")
-        .replace(
-            "Content-Length: 29\n\nv=0\nm=audio 4000 RTP/AVP 0\n",
-            "Content-Length: 0\n\n",
-        );
+    let cancel = cancel_of(INVITE);
     let out = w2.feed(stranger, &cancel);
     assert_eq!(out.len(), 1);
     assert_eq!((out[0].0, out[0].1.status()), (Dest::Flow(9), Some(403)));
@@ -525,7 +523,9 @@ fn register_on(w: &mut World, flow: Flow, branch: &str) {
     );
 }
 
-fn tcp_call(w: &mut World) {
+/// A call from the TCP phone, answered and ACKed; returns the route set
+/// the PBX uses in the dialog.
+fn tcp_call(w: &mut World) -> String {
     register_on(w, TCP_PHONE, "z9hG4bKr1");
     let out = w.feed(TCP_PHONE, &tcp_invite());
     let fwd = out[1].1.clone();
@@ -541,6 +541,10 @@ fn tcp_call(w: &mut World) {
             "SIP/2.0/TCP 192.168.1.20:5062",
         ),
     );
+    fwd.get_all(HeaderName::RecordRoute)
+        .map(|h| String::from_utf8_lossy(h.value).into_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[test]
@@ -576,7 +580,7 @@ fn the_same_device_back_on_a_new_connection_keeps_the_call() {
     let mut w = World::with(&format!(
         "{CONFIG}[dialog]\ntransport_loss_grace = \"5s\"\n"
     ));
-    tcp_call(&mut w);
+    let route = tcp_call(&mut w);
     let now = w.now;
     w.proxy.handle_flow_closed(now, 3);
     w.advance(Duration::from_secs(2));
@@ -593,6 +597,14 @@ fn the_same_device_back_on_a_new_connection_keeps_the_call() {
         kinds(&w)
     );
     assert_eq!(w.proxy.calls().calls(w.now)[0].state, "talking");
+    // The PBX's BYE, routed by the old flow's token, reaches the new flow.
+    let out = w.feed(w.pbx, &pbx_req("BYE", 1, "z9hG4bKpbye", &route));
+    assert!(
+        out.iter()
+            .any(|(d, m)| *d == Dest::Flow(4) && m.method() == Some(Method::Bye)),
+        "{out:?}"
+    );
+    assert_end(&w, "contact", "bye", "callee".into());
 }
 
 #[test]
@@ -875,14 +887,7 @@ mod prop {
                     }
                 }
                 Op::Cancel => {
-                    let cancel = call_invite(k)
-                        .replace("INVITE sip", "CANCEL sip")
-                        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
-                        .replace("Content-Type: application/sdp\n", "")
-                        .replace(
-                            "Content-Length: 29\n\nv=0\nm=audio 4000 RTP/AVP 0\n",
-                            "Content-Length: 0\n\n",
-                        );
+                    let cancel = cancel_of(&call_invite(k));
                     w.feed(w.phone, &cancel);
                 }
                 Op::Hold(on) => {
@@ -954,4 +959,43 @@ mod prop {
             prop_assert_eq!(w.proxy.calls().live_count(), 0);
         }
     }
+}
+
+#[test]
+fn forked_early_dialogs_count_once_and_only_the_answered_one_ends_it() {
+    let mut w = World::new();
+    let out = w.feed(w.phone, INVITE);
+    let fwd = out[1].1.clone();
+    // Two forks ring with their own To tags; the second answers.
+    w.feed(w.pbx, &respond(&fwd, 180, "forkA", ""));
+    w.advance(Duration::from_secs(1));
+    w.feed(w.pbx, &respond(&fwd, 183, "forkB", ""));
+    w.advance(Duration::from_secs(1));
+    w.feed(
+        w.pbx,
+        &respond(&fwd, 200, "forkB", "Contact: <sip:1002@127.0.0.9:5080>\n"),
+    );
+    let answered = of(&w, EventType::InteractionAnswered);
+    assert_eq!(answered.len(), 1);
+    assert_eq!(answered[0].data["durations"]["ring_ms"], 2_000);
+    // A late 200 from the other fork is not a second answer.
+    w.feed(
+        w.pbx,
+        &respond(&fwd, 200, "forkA", "Contact: <sip:1002@127.0.0.9:5080>\n"),
+    );
+    assert_eq!(of(&w, EventType::InteractionAnswered).len(), 1);
+    let rr = String::from_utf8_lossy(fwd.get(HeaderName::RecordRoute).unwrap()).into_owned();
+    // A BYE in the other fork's dialog does not end this one...
+    let other = pbx_req("BYE", 1, "z9hG4bKforkA", &rr).replace("tag=pbx1", "tag=forkA");
+    w.feed(w.pbx, &other);
+    assert!(of(&w, EventType::InteractionEnded).is_empty());
+    // ...the answered dialog's BYE does.
+    let mine = pbx_req("BYE", 1, "z9hG4bKforkB", &rr).replace("tag=pbx1", "tag=forkB");
+    w.feed(w.pbx, &mine);
+    assert_end(&w, "contact", "bye", "callee".into());
+    assert_eq!(
+        ended(&w)["times"]["ringing_at"],
+        "2026-11-23T10:00:00.000Z",
+        "the first fork's ringing counts"
+    );
 }

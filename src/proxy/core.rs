@@ -1046,6 +1046,11 @@ impl Proxy {
                 let agent = {
                     let shared = self.shared();
                     let target = match token_flow {
+                        // A device back on a new flow (same +sip.instance,
+                        // RFC 5626) is reached there.
+                        Some(f) if !shared.flows.contains_key(&f) => {
+                            shared.registrar.successor(f).or(Some(f))
+                        }
                         Some(f) => Some(f),
                         None => req
                             .request_uri()

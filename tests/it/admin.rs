@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::daemon::{Scratch, Sipedge, Sipp, free_port, scenario, wait_for};
+use super::daemon::{Scratch, Sipedge, Sipp, free_port, wait_for};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -39,47 +39,12 @@ fn json(out: &(i32, String, String)) -> Value {
 fn calls_end_wrap_and_metrics_through_the_cli() {
     let s = Scratch::new("admin");
     let pbx_port = free_port();
-    let p = pbx_port.to_string();
-    let pbx = Sipp::spawn(
-        &s,
-        "pbx",
-        &[
-            "-sn",
-            "uas",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &p,
-            "-m",
-            "1",
-            "-timeout",
-            "30s",
-        ],
-    );
+    let pbx = Sipp::pbx(&s, pbx_port, "uas", "1", &[]);
     let edge = Sipedge::start(&s, pbx_port);
     let (code, body) = get(edge.metrics_port, "/ready");
     assert_eq!((code, body.trim()), (200, "ready"));
     assert_eq!(get(edge.metrics_port, "/live").0, 200);
-    let agent_port = free_port().to_string();
-    let agent = Sipp::spawn(
-        &s,
-        "agent",
-        &[
-            "-sf",
-            &scenario("uac_wait_bye"),
-            &edge.addr(),
-            "-s",
-            "1002",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &agent_port,
-            "-m",
-            "1",
-            "-timeout",
-            "30s",
-        ],
-    );
+    let agent = Sipp::agent(&s, &edge.addr(), "uac_wait_bye", "1", &[]);
     // The call shows up, talking.
     let mut calls = Value::Null;
     wait_for("the call to be listed as talking", LIMIT, || {

@@ -167,19 +167,25 @@ pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
-/// The sipp binary (Debian package sip-tester; scripts/test.sh installs it).
-pub fn sipp_bin() -> &'static str {
-    let found = Command::new("sipp")
-        .arg("-v")
+/// A peer's binary from a Debian package, or a clear failure saying how to
+/// get it (scripts/test.sh installs every peer).
+pub fn need_bin(bin: &'static str, version_flag: &str, package: &str) -> &'static str {
+    let found = Command::new(bin)
+        .arg(version_flag)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok();
     assert!(
         found,
-        "sipp is not installed: run scripts/test.sh (it installs sip-tester) or apt-get install sip-tester"
+        "{bin} is not installed: run scripts/test.sh (it installs {package}) or apt-get install {package}"
     );
-    "sipp"
+    bin
+}
+
+/// The sipp binary (Debian package sip-tester).
+pub fn sipp_bin() -> &'static str {
+    need_bin("sipp", "-v", "sip-tester")
 }
 
 /// A sipp process.
@@ -189,7 +195,55 @@ pub struct Sipp {
     out: PathBuf,
 }
 
+/// `-sn uac`/`-sn uas` for sipp's built-in scenarios, else `-sf` with the
+/// file of `tests/sipp/`.
+fn scenario_args(name: &str) -> [String; 2] {
+    match name {
+        "uac" | "uas" => ["-sn".into(), name.into()],
+        file => ["-sf".into(), scenario(file)],
+    }
+}
+
 impl Sipp {
+    /// The PBX on 127.0.0.1:`port`, running `scenario` for `calls` calls.
+    pub fn pbx(scratch: &Scratch, port: u16, scenario: &str, calls: &str, extra: &[&str]) -> Sipp {
+        let [a, b] = scenario_args(scenario);
+        let port = port.to_string();
+        let mut args = vec![&*a, &*b, "-i", "127.0.0.1", "-p", &port, "-m", calls];
+        args.extend_from_slice(&["-timeout", "40s"]);
+        args.extend_from_slice(extra);
+        Sipp::spawn(scratch, "pbx", &args)
+    }
+
+    /// An agent's phone on a free loopback port calling `target` (the
+    /// edge) with `scenario`, for `calls` calls to extension 1002.
+    pub fn agent(
+        scratch: &Scratch,
+        target: &str,
+        scenario: &str,
+        calls: &str,
+        extra: &[&str],
+    ) -> Sipp {
+        let [a, b] = scenario_args(scenario);
+        let port = free_port().to_string();
+        let mut args = vec![
+            &*a,
+            &*b,
+            target,
+            "-s",
+            "1002",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-m",
+            calls,
+        ];
+        args.extend_from_slice(&["-timeout", "40s"]);
+        args.extend_from_slice(extra);
+        Sipp::spawn(scratch, "agent", &args)
+    }
+
     pub fn spawn(scratch: &Scratch, name: &str, args: &[&str]) -> Sipp {
         let out = scratch.0.join(format!("{name}.out"));
         let err = scratch.0.join(format!("{name}_errors.log"));

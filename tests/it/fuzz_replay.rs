@@ -48,3 +48,8 @@ fn typed_headers() {
 fn differential_rsip() {
     replay("differential_rsip", checks::differential_rsip);
 }
+
+#[test]
+fn proxy_sequence() {
+    replay("proxy_sequence", checks::proxy_sequence);
+}

@@ -19,17 +19,7 @@ pub struct Nats {
 }
 
 pub fn nats_bin() -> &'static str {
-    let found = Command::new("nats-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        found,
-        "nats-server is not installed: run scripts/test.sh (it installs it) or apt-get install nats-server"
-    );
-    "nats-server"
+    super::daemon::need_bin("nats-server", "--version", "nats-server")
 }
 
 impl Nats {
@@ -107,49 +97,8 @@ pub async fn stream_messages(url: &str) -> Vec<(String, String, serde_json::Valu
     out
 }
 
-fn one_call(s: &Scratch, edge: &Sipedge, pbx_port: u16) {
-    let agent_port = free_port().to_string();
-    Sipp::spawn(
-        s,
-        "agent",
-        &[
-            "-sn",
-            "uac",
-            &edge.addr(),
-            "-s",
-            "1002",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &agent_port,
-            "-m",
-            "1",
-            "-timeout",
-            "25s",
-        ],
-    )
-    .succeeds(Duration::from_secs(30));
-    let _ = pbx_port;
-}
-
-fn pbx(s: &Scratch, port: u16) -> Sipp {
-    let p = port.to_string();
-    Sipp::spawn(
-        s,
-        "pbx",
-        &[
-            "-sn",
-            "uas",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &p,
-            "-m",
-            "2",
-            "-timeout",
-            "40s",
-        ],
-    )
+fn one_call(s: &Scratch, edge: &Sipedge) {
+    Sipp::agent(s, &edge.addr(), "uac", "1", &[]).succeeds(Duration::from_secs(30));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,9 +106,9 @@ async fn events_wait_for_a_late_broker_then_arrive_in_order_once() {
     let s = Scratch::new("nats-late");
     let nats_port = free_port();
     let pbx_port = free_port();
-    let _pbx = pbx(&s, pbx_port);
+    let _pbx = Sipp::pbx(&s, pbx_port, "uas", "2", &[]);
     let edge = Sipedge::start_with(&s, pbx_port, &nats_config(nats_port));
-    tokio::task::block_in_place(|| one_call(&s, &edge, pbx_port));
+    tokio::task::block_in_place(|| one_call(&s, &edge));
     // The file sink has them; NATS is down, so they wait in the outbox.
     let in_file = tokio::task::block_in_place(|| edge.wait_events("wrap.started", 1));
     assert_eq!(in_file.len(), 1);

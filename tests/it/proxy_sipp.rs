@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::daemon::{Scratch, Sipedge, Sipp, free_port, scenario};
+use super::daemon::{Scratch, Sipedge, Sipp, free_port};
 
 /// The one `interaction.ended` of a test's call, after its `wrap.started`.
 fn the_end(edge: &Sipedge) -> Value {
@@ -33,21 +33,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 
 /// The PBX answering with sipp's built-in UAS (180, 200, waits for BYE).
 fn pbx_uas(s: &Scratch, port: u16, calls: &str, extra: &[&str]) -> Sipp {
-    let port = port.to_string();
-    let mut args = vec![
-        "-sn",
-        "uas",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-m",
-        calls,
-        "-timeout",
-        "25s",
-    ];
-    args.extend_from_slice(extra);
-    Sipp::spawn(s, "pbx", &args)
+    Sipp::pbx(s, port, "uas", calls, extra)
 }
 
 fn outbound_call(transport: &str) {
@@ -55,29 +41,12 @@ fn outbound_call(transport: &str) {
     let pbx_port = free_port();
     let pbx = pbx_uas(&s, pbx_port, "1", &[]);
     let edge = Sipedge::start(&s, pbx_port);
-    let agent_port = free_port().to_string();
-    Sipp::spawn(
+    Sipp::agent(
         &s,
-        "agent",
-        &[
-            "-sn",
-            "uac",
-            &edge.addr(),
-            "-t",
-            transport,
-            "-s",
-            "1002",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &agent_port,
-            "-m",
-            "1",
-            "-d",
-            "1000",
-            "-timeout",
-            "25s",
-        ],
+        &edge.addr(),
+        "uac",
+        "1",
+        &["-t", transport, "-d", "1000"],
     )
     .succeeds(LIMIT);
     pbx.succeeds(LIMIT);
@@ -133,43 +102,14 @@ fn agent_calls_out_and_hangs_up_over_tcp() {
 fn inbound_call(transport: &str) {
     let s = Scratch::new(&format!("inbound-{transport}"));
     let pbx_port = free_port();
-    let p = pbx_port.to_string();
-    let pbx = Sipp::spawn(
-        &s,
-        "pbx",
-        &[
-            "-sf",
-            &scenario("pbx_registrar_calls"),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &p,
-            "-m",
-            "1",
-            "-timeout",
-            "25s",
-        ],
-    );
+    let pbx = Sipp::pbx(&s, pbx_port, "pbx_registrar_calls", "1", &[]);
     let edge = Sipedge::start(&s, pbx_port);
-    let agent_port = free_port().to_string();
-    let agent = Sipp::spawn(
+    let agent = Sipp::agent(
         &s,
-        "agent",
-        &[
-            "-sf",
-            &scenario("agent_register_answer"),
-            &edge.addr(),
-            "-t",
-            transport,
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &agent_port,
-            "-m",
-            "1",
-            "-timeout",
-            "25s",
-        ],
+        &edge.addr(),
+        "agent_register_answer",
+        "1",
+        &["-t", transport],
     );
     agent.succeeds(LIMIT);
     pbx.succeeds(LIMIT);
@@ -194,45 +134,9 @@ fn pbx_calls_the_registered_agent_and_hangs_up_over_tcp() {
 fn pair(name: &str, pbx_scenario: &str, agent_scenario: &str) -> Value {
     let s = Scratch::new(name);
     let pbx_port = free_port();
-    let p = pbx_port.to_string();
-    let pbx = Sipp::spawn(
-        &s,
-        "pbx",
-        &[
-            "-sf",
-            &scenario(pbx_scenario),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &p,
-            "-m",
-            "1",
-            "-timeout",
-            "25s",
-        ],
-    );
+    let pbx = Sipp::pbx(&s, pbx_port, pbx_scenario, "1", &[]);
     let edge = Sipedge::start(&s, pbx_port);
-    let agent_port = free_port().to_string();
-    Sipp::spawn(
-        &s,
-        "agent",
-        &[
-            "-sf",
-            &scenario(agent_scenario),
-            &edge.addr(),
-            "-s",
-            "1002",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &agent_port,
-            "-m",
-            "1",
-            "-timeout",
-            "25s",
-        ],
-    )
-    .succeeds(LIMIT);
+    Sipp::agent(&s, &edge.addr(), agent_scenario, "1", &[]).succeeds(LIMIT);
     pbx.succeeds(LIMIT);
     the_end(&edge)
 }
@@ -261,31 +165,7 @@ fn lost_packets_are_recovered_by_retransmission() {
     let pbx_port = free_port();
     let pbx = pbx_uas(&s, pbx_port, "10", &["-lost", "5"]);
     let edge = Sipedge::start(&s, pbx_port);
-    let agent_port = free_port().to_string();
-    Sipp::spawn(
-        &s,
-        "agent",
-        &[
-            "-sn",
-            "uac",
-            &edge.addr(),
-            "-s",
-            "1002",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &agent_port,
-            "-m",
-            "10",
-            "-r",
-            "20",
-            "-lost",
-            "5",
-            "-timeout",
-            "25s",
-        ],
-    )
-    .succeeds(LIMIT);
+    Sipp::agent(&s, &edge.addr(), "uac", "10", &["-r", "20", "-lost", "5"]).succeeds(LIMIT);
     pbx.succeeds(LIMIT);
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::client::{
     TestCa, register_and_answer, register_and_take_call, tls_connect, ws_handshake,
 };
-use super::daemon::{Scratch, Sipedge, Sipp, free_port, scenario};
+use super::daemon::{Scratch, Sipedge, Sipp, free_port};
 
 /// A sipp PBX on a free port that accepts one REGISTER, calls the agent
 /// back along the Path and hangs up.
@@ -16,24 +16,7 @@ pub fn pbx_registrar(s: &Scratch) -> (u16, Sipp) {
 
 fn pbx_with(s: &Scratch, name: &str) -> (u16, Sipp) {
     let pbx_port = free_port();
-    let p = pbx_port.to_string();
-    let pbx = Sipp::spawn(
-        s,
-        "pbx",
-        &[
-            "-sf",
-            &scenario(name),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &p,
-            "-m",
-            "1",
-            "-timeout",
-            "25s",
-        ],
-    );
-    (pbx_port, pbx)
+    (pbx_port, Sipp::pbx(s, pbx_port, name, "1", &[]))
 }
 
 async fn pbx_done(pbx: Sipp) {
