@@ -39,6 +39,9 @@ pub enum Control {
         reply: oneshot::Sender<bool>,
     },
     Stats(oneshot::Sender<Value>),
+    /// Answers when the shard loop runs (the watchdog's heartbeat) with
+    /// its live interactions.
+    Ping(oneshot::Sender<usize>),
 }
 
 /// What the handlers share.
@@ -58,7 +61,7 @@ fn error(code: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// Asks every shard; `None` from a shard that is gone.
-async fn ask_all<T>(st: &St, make: impl Fn(oneshot::Sender<T>) -> Control) -> Vec<T> {
+pub async fn ask_all<T>(st: &St, make: impl Fn(oneshot::Sender<T>) -> Control) -> Vec<T> {
     let mut out = Vec::new();
     for s in &st.shards {
         let (tx, rx) = oneshot::channel();

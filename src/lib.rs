@@ -31,6 +31,7 @@ pub mod config;
 pub mod event;
 pub mod inspect;
 pub mod metrics;
+pub mod notify;
 pub mod outbox;
 pub mod proxy;
 pub mod server;

@@ -244,10 +244,17 @@ pub async fn run_with_shards(
         .ready
         .store(true, std::sync::atomic::Ordering::Relaxed);
     info!(shards, "Proxy running.");
+    if let Err(e) = crate::notify::notify("READY=1\nSTATUS=running") {
+        warn!(error = %e, "systemd notification failed.");
+    }
+    if let Some(every) = crate::notify::watchdog_interval() {
+        tokio::spawn(watchdog(admin.clone(), every));
+    }
     tokio::select! {
         _ = tasks.join_next() => warn!("A proxy shard stopped."),
         () = shutdown => info!("Shutting down."),
     }
+    let _ = crate::notify::notify("STOPPING=1");
     Ok(())
 }
 
@@ -295,6 +302,29 @@ async fn proxy_loop(
     }
 }
 
+/// WATCHDOG=1 only while every shard loop answers a ping within the
+/// interval; STATUS= says how many calls are live.
+async fn watchdog(admin: Arc<crate::admin::AdminState>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let pings = tokio::time::timeout(
+            every,
+            crate::admin::ask_all(&admin, crate::admin::Control::Ping),
+        )
+        .await;
+        match pings {
+            Ok(live) if live.len() == admin.shards.len() => {
+                let calls: usize = live.iter().sum();
+                let _ = crate::notify::notify(&format!(
+                    "WATCHDOG=1\nSTATUS=running, {calls} live calls"
+                ));
+            }
+            _ => warn!("A shard did not answer the watchdog ping; no heartbeat sent."),
+        }
+    }
+}
+
 /// Answers the admin API.
 fn handle_control(proxy: &mut Proxy, c: crate::admin::Control) {
     use crate::admin::Control;
@@ -311,6 +341,9 @@ fn handle_control(proxy: &mut Proxy, c: crate::admin::Control) {
         }
         Control::WrapComplete { who, reply } => {
             let _ = reply.send(proxy.complete_wrap(now, &who));
+        }
+        Control::Ping(tx) => {
+            let _ = tx.send(proxy.calls().live_count());
         }
         Control::Stats(tx) => {
             let p = proxy.stats();

@@ -13,5 +13,6 @@ mod parser;
 mod proxy_sipp;
 mod refusals;
 mod support;
+mod systemd;
 mod tls;
 mod ws;
