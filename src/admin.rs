@@ -39,6 +39,8 @@ pub enum Control {
         reply: oneshot::Sender<bool>,
     },
     Stats(oneshot::Sender<Value>),
+    /// Take a reloaded configuration; answers when done.
+    Reload(Arc<crate::config::Config>, oneshot::Sender<()>),
     /// Answers when the shard loop runs (the watchdog's heartbeat) with
     /// its live interactions.
     Ping(oneshot::Sender<usize>),
@@ -52,6 +54,75 @@ pub struct AdminState {
     pub counters: Arc<crate::server::Counters>,
     pub ready: AtomicBool,
     pub started: Instant,
+    /// The file the configuration came from (reload reads it again).
+    pub config_path: Option<std::path::PathBuf>,
+    /// The configuration in force.
+    pub running: Mutex<crate::config::Config>,
+}
+
+/// Reads and validates the configuration file again; on success every
+/// shard takes it (timers, limits, rate limits, PBX addresses and trusted
+/// networks, wrap, dialog limits, identity headers); on failure nothing
+/// changes and the error is returned. What a reload cannot change (the
+/// listeners, parser limits, sinks, admin and metrics addresses) is named
+/// in the answer: it needs a restart.
+pub async fn reload(st: &AdminState) -> Result<Value, String> {
+    let _ = crate::notify::notify("RELOADING=1");
+    let result = reload_inner(st).await;
+    let _ = crate::notify::notify("READY=1");
+    match &result {
+        Ok(v) => tracing::info!(restart_needed = %v["restart_needed"], "Configuration reloaded."),
+        Err(e) => tracing::error!(error = %e, "Reload refused; the running configuration stays."),
+    }
+    result
+}
+
+async fn reload_inner(st: &AdminState) -> Result<Value, String> {
+    let path = st
+        .config_path
+        .clone()
+        .ok_or("this daemon was not started from a file")?;
+    let new = crate::config::Config::load(&path).map_err(|e| e.to_string())?;
+    for (i, l) in new.listen.iter().enumerate() {
+        crate::server::tls_acceptor(l).map_err(|e| format!("listen[{i}]: {e}"))?;
+    }
+    let mut restart = Vec::new();
+    {
+        let old = st.running.lock().unwrap_or_else(PoisonError::into_inner);
+        let differs =
+            |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
+        if differs(&old.listen, &new.listen) {
+            restart.push("listen");
+        }
+        if old.sip.limits() != new.sip.limits() {
+            restart.push("sip limits");
+        }
+        if differs(&old.events, &new.events) {
+            restart.push("events");
+        }
+        if differs(&old.admin, &new.admin) || old.metrics.listen != new.metrics.listen {
+            restart.push("admin/metrics");
+        }
+        if old.node.id != new.node.id || old.node.data_dir != new.node.data_dir {
+            restart.push("node");
+        }
+    }
+    let shared = Arc::new(new.clone());
+    for s in &st.shards {
+        let (tx, rx) = oneshot::channel();
+        if s.send(Control::Reload(shared.clone(), tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+    *st.running.lock().unwrap_or_else(PoisonError::into_inner) = new;
+    Ok(json!({ "reloaded": path.display().to_string(), "restart_needed": restart }))
+}
+
+async fn reload_handler(State(st): State<St>) -> Response {
+    match reload(&st).await {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
+    }
 }
 
 type St = Arc<AdminState>;
@@ -254,6 +325,7 @@ pub fn api(state: St) -> Router {
         .route("/v1/agents", get(agents))
         .route("/v1/wrap/{who}/complete", post(wrap_complete))
         .route("/v1/stats", get(stats))
+        .route("/v1/reload", post(reload_handler))
         .with_state(state)
 }
 

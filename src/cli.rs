@@ -93,6 +93,12 @@ pub enum Command {
         #[command(subcommand)]
         command: WrapCommand,
     },
+    /// Read the configuration file again and apply it (like SIGHUP); on
+    /// an error the running configuration stays and the error is printed.
+    Reload {
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Counters of the proxy, the call core and the event pipeline.
     Stats {
         #[command(flatten)]
@@ -251,6 +257,21 @@ pub fn main() -> ExitCode {
                 )
             })
         }
+        Command::Reload { conn } => api_cmd(&conn, "POST", "/v1/reload", None, |v| {
+            let restart: Vec<&str> = v["restart_needed"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+                .unwrap_or_default();
+            if restart.is_empty() {
+                println!("reloaded {}", v["reloaded"].as_str().unwrap_or_default());
+            } else {
+                println!(
+                    "reloaded {}; these changes need a restart: {}",
+                    v["reloaded"].as_str().unwrap_or_default(),
+                    restart.join(", ")
+                );
+            }
+        }),
         Command::Stats { conn } => api_cmd(&conn, "GET", "/v1/stats", None, |v| {
             println!("{}", serde_json::to_string_pretty(v).unwrap_or_default())
         }),
@@ -377,7 +398,11 @@ fn run_cmd(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(crate::server::run(config, shutdown_signal()));
+    let result = runtime.block_on(crate::server::run(
+        config,
+        Some(path.to_path_buf()),
+        shutdown_signal(),
+    ));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -654,12 +679,7 @@ fn http(
     } else {
         let path_sock = match &conn.socket {
             Some(p) => p.clone(),
-            None => {
-                crate::config::Config::load(&conn.config)
-                    .map_err(|e| e.to_string())?
-                    .admin
-                    .socket
-            }
+            None => socket_of(&conn.config)?,
         };
         req.push_str("\r\n");
         req.push_str(body);
@@ -789,4 +809,27 @@ fn print_agents(v: &serde_json::Value) {
             a["contact"].as_str().unwrap_or("-"),
         );
     }
+}
+
+/// `[admin] socket` of a config file, read leniently: a file the daemon
+/// would refuse (being edited for a reload, say) still names its socket.
+fn socket_of(config: &std::path::Path) -> Result<PathBuf, String> {
+    let text = std::fs::read_to_string(config).map_err(|e| format!("{}: {e}", config.display()))?;
+    let doc: toml::Table = text
+        .parse()
+        .map_err(|e| format!("{}: {e}", config.display()))?;
+    let socket = doc
+        .get("admin")
+        .and_then(|a| a.get("socket"))
+        .and_then(|s| s.as_str())
+        .unwrap_or("data/admin.sock");
+    let socket = PathBuf::from(socket);
+    Ok(if socket.is_relative() {
+        config
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(socket)
+    } else {
+        socket
+    })
 }

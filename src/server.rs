@@ -99,15 +99,21 @@ impl Counters {
     }
 }
 
-/// Binds everything, then serves until `shutdown` completes.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+/// Binds everything, then serves until `shutdown` completes. `path` is
+/// the file `config` came from: SIGHUP and `sipedge reload` read it again.
+pub async fn run(
+    config: Config,
+    path: Option<std::path::PathBuf>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
     let shards = std::thread::available_parallelism().map_or(1, |n| n.get());
-    run_with_shards(config, shards, shutdown).await
+    run_with_shards(config, path, shards, shutdown).await
 }
 
 /// [`run`] with a chosen number of proxy shards.
 pub async fn run_with_shards(
     config: Config,
+    path: Option<std::path::PathBuf>,
     shards: usize,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
@@ -209,6 +215,8 @@ pub async fn run_with_shards(
         counters: counters.clone(),
         ready: std::sync::atomic::AtomicBool::new(false),
         started: Instant::now(),
+        config_path: path,
+        running: Mutex::new(config.clone()),
     });
     let socket = config.admin.socket.clone();
     crate::admin::serve_unix(&socket, crate::admin::api(admin.clone()))
@@ -250,6 +258,7 @@ pub async fn run_with_shards(
     if let Some(every) = crate::notify::watchdog_interval() {
         tokio::spawn(watchdog(admin.clone(), every));
     }
+    tokio::spawn(reload_on_sighup(admin.clone()));
     tokio::select! {
         _ = tasks.join_next() => warn!("A proxy shard stopped."),
         () = shutdown => info!("Shutting down."),
@@ -302,6 +311,17 @@ async fn proxy_loop(
     }
 }
 
+/// SIGHUP: reload the configuration file (as `sipedge reload` does).
+async fn reload_on_sighup(admin: Arc<crate::admin::AdminState>) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        warn!("SIGHUP cannot be handled: reload with `sipedge reload`.");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let _ = crate::admin::reload(&admin).await;
+    }
+}
+
 /// WATCHDOG=1 only while every shard loop answers a ping within the
 /// interval; STATUS= says how many calls are live.
 async fn watchdog(admin: Arc<crate::admin::AdminState>, every: std::time::Duration) {
@@ -341,6 +361,10 @@ fn handle_control(proxy: &mut Proxy, c: crate::admin::Control) {
         }
         Control::WrapComplete { who, reply } => {
             let _ = reply.send(proxy.complete_wrap(now, &who));
+        }
+        Control::Reload(config, done) => {
+            proxy.reload(&config);
+            let _ = done.send(());
         }
         Control::Ping(tx) => {
             let _ = tx.send(proxy.calls().live_count());

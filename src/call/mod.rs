@@ -229,6 +229,19 @@ impl Calls {
         }
     }
 
+    /// Takes new settings (a reload): wrap, dialog limits and identity
+    /// headers apply to what happens next; live interactions keep going.
+    pub fn reconfigure(&mut self, cfg: CallConfig) {
+        self.cfg = cfg;
+        let live: Vec<u64> = self.live.keys().copied().collect();
+        for seq in live {
+            if let Some(i) = self.live.get_mut(&seq) {
+                i.armed = None;
+            }
+            self.arm(seq);
+        }
+    }
+
     /// Re-anchors the wall clock (the driver does this now and then, so
     /// long uptimes follow NTP; durations never depend on it).
     pub fn set_wall_anchor(&mut self, now: Instant, unix_ms: i64) {

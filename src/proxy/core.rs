@@ -286,6 +286,24 @@ impl Proxy {
         }
     }
 
+    /// Takes a reloaded configuration: timers, limits, rate limits, the
+    /// PBX addresses and trusted networks, and the call core's settings.
+    /// Listeners are what the process bound at start and stay as they are.
+    pub fn reload(&mut self, config: &Config) {
+        self.pbx = config.pbx.addrs.clone();
+        self.pbx_transport = config.pbx.transport;
+        self.timers = config.sip.timers();
+        self.limiter.rate = config.sip.rate_limit as f64;
+        self.limiter.burst = config.sip.rate_burst as f64;
+        self.limiter.action = config.sip.rate_limit_action;
+        let listeners = std::mem::take(&mut self.config.listen);
+        self.config = config.clone();
+        self.config.listen = listeners;
+        let mut calls = config.call_config();
+        calls.listeners = self.listeners.clone();
+        self.calls.reconfigure(calls);
+    }
+
     /// Ties the call core's wall clock to the monotonic one (the driver
     /// calls this at start and now and then; durations never use it).
     pub fn set_wall_anchor(&mut self, now: Instant, unix_ms: i64) {

@@ -186,3 +186,86 @@ fn an_admin_listener_off_loopback_without_a_token_is_refused() {
         "{err}"
     );
 }
+
+/// OPTIONS to the edge from one socket, `n` times at once: the status codes.
+fn options_burst(edge: &Sipedge, n: usize) -> Vec<u16> {
+    let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    u.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let to = edge.addr();
+    for i in 0..n {
+        let m = format!(
+            "OPTIONS sip:{to} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKrl{i}\r\nMax-Forwards: 70\r\nFrom: <sip:x@y>;tag=a\r\nTo: <sip:{to}>\r\nCall-ID: rl{i}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        );
+        u.send_to(m.as_bytes(), &to).unwrap();
+    }
+    let mut codes = Vec::new();
+    let mut buf = [0u8; 4096];
+    while codes.len() < n {
+        let (len, _) = u
+            .recv_from(&mut buf)
+            .expect("every OPTIONS is answered within 5 s");
+        let text = String::from_utf8_lossy(&buf[..len]);
+        codes.push(text[8..11].parse().unwrap());
+    }
+    codes
+}
+
+/// `sipedge reload` and SIGHUP apply a valid file, refuse a broken one
+/// (the running configuration stays), and say what needs a restart.
+#[test]
+fn reload_applies_a_valid_file_and_refuses_a_broken_one() {
+    let s = Scratch::new("admin-reload");
+    let edge = Sipedge::start_with(&s, free_port(), "[sip]\nrate_limit = 1\nrate_burst = 1\n");
+    assert!(options_burst(&edge, 4).contains(&503), "the limit is on");
+    let path = edge.config();
+    let original = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        original.replace("rate_limit = 1\n", "rate_limit = 0\n"),
+    )
+    .unwrap();
+    let out = edge.cli(&["reload"]);
+    assert_eq!(out.0, 0, "{out:?}");
+    assert!(out.1.starts_with("reloaded"), "{out:?}");
+    assert_eq!(options_burst(&edge, 6), vec![200; 6], "the limit is off");
+
+    // A broken file: refused with the key named; nothing changes.
+    std::fs::write(
+        &path,
+        original.replace("rate_limit = 1\n", "rate_limit = 1\nt1 = \"fast\"\n"),
+    )
+    .unwrap();
+    let (code, _, err) = edge.cli(&["reload"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("sip.t1"), "{err}");
+    assert_eq!(
+        options_burst(&edge, 6),
+        vec![200; 6],
+        "still the running config"
+    );
+
+    // SIGHUP does the same; a listener change is reported as needing a restart.
+    std::fs::write(&path, original.clone()).unwrap();
+    let kill = std::process::Command::new("kill")
+        .args(["-HUP", &edge.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    wait_for("the SIGHUP reload", LIMIT, || {
+        options_burst(&edge, 4).contains(&503)
+    });
+    let moved = original.replace(
+        &format!(
+            "addr = \"127.0.0.1:{}\"\n[[listen]]\ntransport = \"tcp\"",
+            edge.port
+        ),
+        &format!(
+            "addr = \"127.0.0.1:{}\"\n[[listen]]\ntransport = \"tcp\"",
+            free_port()
+        ),
+    );
+    assert_ne!(moved, original);
+    std::fs::write(&path, moved).unwrap();
+    let v = json(&edge.cli(&["reload", "--json"]));
+    assert_eq!(v["restart_needed"], serde_json::json!(["listen"]));
+}

@@ -102,6 +102,11 @@ impl Sipedge {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// Its process id (for signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Its configuration file.
     pub fn config(&self) -> PathBuf {
         self.dir.join("sipedge.toml")
