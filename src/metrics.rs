@@ -38,6 +38,8 @@ pub const BACKLOG: &str = "sipedge_outbox_backlog_events";
 pub const OUTBOX_BYTES: &str = "sipedge_outbox_bytes";
 pub const OUTBOX_MAX_BYTES: &str = "sipedge_outbox_max_bytes";
 pub const OUTBOX_REFUSED: &str = "sipedge_outbox_refused_total";
+pub const SINK_UP: &str = "sipedge_sink_up";
+pub const OLDEST_UNDELIVERED: &str = "sipedge_outbox_oldest_undelivered_seconds";
 
 /// Every metric name this module exports.
 pub const ALL: &[&str] = &[
@@ -69,6 +71,8 @@ pub const ALL: &[&str] = &[
     OUTBOX_BYTES,
     OUTBOX_MAX_BYTES,
     OUTBOX_REFUSED,
+    SINK_UP,
+    OLDEST_UNDELIVERED,
 ];
 
 struct Out(String);
@@ -321,6 +325,35 @@ pub async fn render(st: &AdminState, shards: Vec<Value>) -> String {
     for s in &p.sinks {
         let c = s.cursor.load(Ordering::Relaxed);
         o.sample(BACKLOG, &[("sink", s.name)], next.saturating_sub(c) as f64);
+    }
+    o.head(
+        SINK_UP,
+        "gauge",
+        "1 while the sink's last attempt succeeded.",
+    );
+    for s in &p.sinks {
+        o.sample(
+            SINK_UP,
+            &[("sink", s.name)],
+            f64::from(u8::from(s.up.load(Ordering::Relaxed))),
+        );
+    }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    o.head(
+        OLDEST_UNDELIVERED,
+        "gauge",
+        "Age of the oldest event a sink has not delivered (0 when caught up).",
+    );
+    for s in &p.sinks {
+        let t = s.oldest_ms.load(Ordering::Relaxed);
+        let age = if t == 0 {
+            0.0
+        } else {
+            (now_ms - t).max(0) as f64 / 1000.0
+        };
+        o.sample(OLDEST_UNDELIVERED, &[("sink", s.name)], age);
     }
     o.one(
         OUTBOX_BYTES,

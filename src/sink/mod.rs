@@ -90,6 +90,11 @@ pub struct SinkStats {
     pub published: AtomicU64,
     pub errors: AtomicU64,
     pub dead: AtomicU64,
+    /// 1 while its last attempt succeeded (or it had nothing to do).
+    pub up: std::sync::atomic::AtomicBool,
+    /// Wall time (Unix ms) of the oldest event it has not delivered, 0
+    /// when caught up.
+    pub oldest_ms: std::sync::atomic::AtomicI64,
 }
 
 /// Counters of the pipeline.
@@ -146,6 +151,7 @@ pub fn start(config: &Config) -> Result<(EventTx, Arc<PipelineStats>), StartErro
         sinks.push(Arc::new(SinkStats {
             name,
             cursor: AtomicU64::new(cursor),
+            up: std::sync::atomic::AtomicBool::new(true),
             ..Default::default()
         }));
     }
@@ -247,6 +253,7 @@ async fn run_sink(
     loop {
         let end = *durable.borrow_and_update();
         if reader.position() >= end {
+            st.oldest_ms.store(0, Ordering::Relaxed);
             if durable.changed().await.is_err() {
                 return;
             }
@@ -267,6 +274,9 @@ async fn run_sink(
                 continue;
             }
         };
+        if let Some(t) = batch.first().and_then(|(_, p)| event_time_ms(p)) {
+            st.oldest_ms.store(t, Ordering::Relaxed);
+        }
         let mut done = 0;
         while done < batch.len() {
             match sink.publish(&batch[done..]).await {
@@ -276,6 +286,10 @@ async fn run_sink(
                     if failing {
                         tracing::info!(sink = name, "Sink delivering again.");
                         failing = false;
+                    }
+                    st.up.store(true, Ordering::Relaxed);
+                    if let Some(t) = batch.get(done).and_then(|(_, p)| event_time_ms(p)) {
+                        st.oldest_ms.store(t, Ordering::Relaxed);
                     }
                     backoff = Duration::from_millis(100);
                 }
@@ -296,6 +310,7 @@ async fn run_sink(
                 }
                 Err(SinkError::Transient(e)) => {
                     st.errors.fetch_add(1, Ordering::Relaxed);
+                    st.up.store(false, Ordering::Relaxed);
                     if !failing {
                         tracing::warn!(sink = name, error = %e, "Sink failing; events wait in the outbox.");
                         failing = true;
@@ -317,4 +332,15 @@ async fn run_sink(
             }
         }
     }
+}
+
+/// The `time` of a stored event, Unix ms.
+fn event_time_ms(payload: &[u8]) -> Option<i64> {
+    #[derive(serde::Deserialize)]
+    struct T<'a> {
+        #[serde(borrow)]
+        time: std::borrow::Cow<'a, str>,
+    }
+    let t: T<'_> = serde_json::from_slice(payload).ok()?;
+    crate::event::parse_rfc3339_ms(&t.time)
 }

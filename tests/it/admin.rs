@@ -3,29 +3,13 @@
 //! `call`, `end`, `agents`, `wrap complete`, `stats`), and `/metrics`,
 //! `/live`, `/ready`.
 
-use std::io::{Read, Write};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::daemon::{Scratch, Sipedge, Sipp, free_port, wait_for};
+use super::daemon::{Scratch, Sipedge, Sipp, free_port, http_get, wait_for};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn get(port: u16, path: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = raw.split_once("\r\n\r\n").map(|x| x.1).unwrap_or_default();
-    (status, body.to_string())
-}
 
 fn json(out: &(i32, String, String)) -> Value {
     assert_eq!(out.0, 0, "{out:?}");
@@ -41,9 +25,9 @@ fn calls_end_wrap_and_metrics_through_the_cli() {
     let pbx_port = free_port();
     let pbx = Sipp::pbx(&s, pbx_port, "uas", "1", &[]);
     let edge = Sipedge::start(&s, pbx_port);
-    let (code, body) = get(edge.metrics_port, "/ready");
+    let (code, body) = http_get(edge.metrics_port, "/ready");
     assert_eq!((code, body.trim()), (200, "ready"));
-    assert_eq!(get(edge.metrics_port, "/live").0, 200);
+    assert_eq!(http_get(edge.metrics_port, "/live").0, 200);
     let agent = Sipp::agent(&s, &edge.addr(), "uac_wait_bye", "1", &[]);
     // The call shows up, talking.
     let mut calls = Value::Null;
@@ -115,7 +99,7 @@ fn calls_end_wrap_and_metrics_through_the_cli() {
         .map(|s| s["calls"]["ended"].as_u64().unwrap())
         .sum();
     assert_eq!(ended_total, 1);
-    let (code, text) = get(edge.metrics_port, "/metrics");
+    let (code, text) = http_get(edge.metrics_port, "/metrics");
     assert_eq!(code, 200);
     assert!(
         text.contains("sipedge_interactions_ended_total{ended_by=\"agent\",end_reason=\"admin\",channel=\"voice\",device=\"hardphone\"} 1"),

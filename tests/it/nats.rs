@@ -123,6 +123,23 @@ async fn events_wait_for_a_late_broker_then_arrive_in_order_once() {
         !cursor.exists(),
         "nothing acknowledged by a broker that is down"
     );
+    let metric = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}{{sink=\"nats\"}} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+    };
+    let text = tokio::task::block_in_place(|| {
+        let mut text = String::new();
+        wait_for("the sink to report down", Duration::from_secs(10), || {
+            text = super::daemon::http_get(edge.metrics_port, "/metrics").1;
+            metric(&text, "sipedge_sink_up") == 0.0
+        });
+        text
+    });
+    assert_eq!(metric(&text, "sipedge_outbox_backlog_events"), 4.0);
+    assert!(metric(&text, "sipedge_outbox_oldest_undelivered_seconds") > 0.0);
+    assert!(metric(&text, "sipedge_events_publish_errors_total") >= 1.0);
 
     // sipedge is killed (SIGKILL) while they wait; the broker comes up;
     // sipedge starts again: the events flow out of the recovered outbox,

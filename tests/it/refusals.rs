@@ -254,18 +254,7 @@ fn the_udp_flow_table_is_bounded() {
         exchange(&socks[0], &to, &options("cap0b"), "cap0b").status(),
         Some(200)
     );
-    let (_, text) = {
-        let mut st = std::net::TcpStream::connect(("127.0.0.1", edge.metrics_port)).unwrap();
-        use std::io::{Read, Write};
-        write!(
-            st,
-            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut t = String::new();
-        st.read_to_string(&mut t).unwrap();
-        ((), t)
-    };
+    let (_, text) = super::daemon::http_get(edge.metrics_port, "/metrics");
     assert!(
         text.contains("sipedge_sip_parse_errors_total{kind=\"udp_flow_table_full\"} 1"),
         "{text}"
