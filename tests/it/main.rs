@@ -3,6 +3,7 @@
 
 mod admin;
 mod alloc_count;
+mod browser;
 mod cli_parse;
 mod client;
 mod conformance;
