@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use serde_json::Value;
 
 use crate::admin::AdminState;
+use crate::sink::SinkStats;
 
 pub const BUILD_INFO: &str = "sipedge_build_info";
 pub const UPTIME: &str = "sipedge_uptime_seconds";
@@ -289,34 +290,27 @@ pub async fn render(st: &AdminState, shards: Vec<Value>) -> String {
     );
     let p = &st.pipeline;
     let next = p.next_seq.load(Ordering::Relaxed);
-    o.head(
+    let per_sink = |o: &mut Out, name: &str, help: &str, v: &dyn Fn(&SinkStats) -> u64| {
+        o.head(name, "counter", help);
+        for s in &p.sinks {
+            o.sample(name, &[("sink", s.name)], v(s) as f64);
+        }
+    };
+    per_sink(
+        &mut o,
         EVENTS_PUBLISHED,
-        "counter",
         "Events a sink delivered and had acknowledged.",
+        &|s| s.published.load(Ordering::Relaxed),
     );
-    for s in &p.sinks {
-        o.sample(
-            EVENTS_PUBLISHED,
-            &[("sink", s.name)],
-            s.published.load(Ordering::Relaxed) as f64,
-        );
-    }
-    o.head(PUBLISH_ERRORS, "counter", "Failed publish attempts.");
-    for s in &p.sinks {
-        o.sample(
-            PUBLISH_ERRORS,
-            &[("sink", s.name)],
-            s.errors.load(Ordering::Relaxed) as f64,
-        );
-    }
-    o.head(DEAD_LETTERED, "counter", "Events a sink refused for good.");
-    for s in &p.sinks {
-        o.sample(
-            DEAD_LETTERED,
-            &[("sink", s.name)],
-            s.dead.load(Ordering::Relaxed) as f64,
-        );
-    }
+    per_sink(&mut o, PUBLISH_ERRORS, "Failed publish attempts.", &|s| {
+        s.errors.load(Ordering::Relaxed)
+    });
+    per_sink(
+        &mut o,
+        DEAD_LETTERED,
+        "Events a sink refused for good.",
+        &|s| s.dead.load(Ordering::Relaxed),
+    );
     o.head(
         BACKLOG,
         "gauge",

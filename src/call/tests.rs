@@ -280,10 +280,8 @@ fn no_answer_from_the_pbx_at_all_is_a_system_no_answer() {
     assert_eq!(ended(&w)["sip"]["final_code"], 408);
 }
 
-/// Registers the phone (flow 1) and has the PBX call it; the phone answers
-/// after 2 s, the PBX ACKs. Returns the INVITE as the phone got it and
-/// the route the PBX uses.
-fn inbound_answered(w: &mut World, extra: &str) -> (Message, String) {
+/// The UDP phone (flow 1) registers through the edge; the PBX accepts.
+fn register_phone(w: &mut World) {
     let reg = "REGISTER sip:pbx.example.com SIP/2.0\nVia: SIP/2.0/UDP 192.168.1.20:5060;branch=z9hG4bKreg1;rport\nMax-Forwards: 70\nFrom: <sip:1001@pbx.example.com>;tag=r1\nTo: <sip:1001@pbx.example.com>\nCall-ID: reg-1@phone\nCSeq: 1 REGISTER\nContact: <sip:1001@192.168.1.20:5060>\nExpires: 600\nUser-Agent: Yealink SIP-T46S\nContent-Length: 0\n\n";
     let out = w.feed(w.phone, reg);
     let fwd = out[0].1.clone();
@@ -296,6 +294,13 @@ fn inbound_answered(w: &mut World, extra: &str) -> (Message, String) {
             "Contact: <sip:1001@192.168.1.20:5060>;expires=600\n",
         ),
     );
+}
+
+/// Registers the phone (flow 1) and has the PBX call it; the phone answers
+/// after 2 s, the PBX ACKs. Returns the INVITE as the phone got it and
+/// the route the PBX uses.
+fn inbound_answered(w: &mut World, extra: &str) -> (Message, String) {
+    register_phone(w);
     let invite = format!(
         "INVITE sip:1001@192.168.1.20:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.9:5080;branch=z9hG4bKpinv\nMax-Forwards: 70\nFrom: \"Jane Contact\" <sip:+15550100@pbx.example.com>;tag=p1\nTo: <sip:1001@pbx.example.com>\nCall-ID: in-1@pbx\nCSeq: 10 INVITE\nContact: <sip:pbx@127.0.0.9:5080>\n{extra}Content-Length: 0\n\n"
     );
@@ -364,18 +369,7 @@ fn inbound_call_the_agent_hangs_up() {
 #[test]
 fn inbound_call_refused_by_the_agent() {
     let mut w = World::new();
-    let reg = "REGISTER sip:pbx.example.com SIP/2.0\nVia: SIP/2.0/UDP 192.168.1.20:5060;branch=z9hG4bKreg1;rport\nMax-Forwards: 70\nFrom: <sip:1001@pbx.example.com>;tag=r1\nTo: <sip:1001@pbx.example.com>\nCall-ID: reg-1@phone\nCSeq: 1 REGISTER\nContact: <sip:1001@192.168.1.20:5060>\nContent-Length: 0\n\n";
-    let out = w.feed(w.phone, reg);
-    let fwd = out[0].1.clone();
-    w.feed(
-        w.pbx,
-        &respond(
-            &fwd,
-            200,
-            "reg",
-            "Contact: <sip:1001@192.168.1.20:5060>;expires=600\n",
-        ),
-    );
+    register_phone(&mut w);
     let out = w.feed(w.pbx, "INVITE sip:1001@192.168.1.20:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.9:5080;branch=z9hG4bKpinv\nMax-Forwards: 70\nFrom: <sip:+15550100@pbx.example.com>;tag=p1\nTo: <sip:1001@pbx.example.com>\nCall-ID: in-1@pbx\nCSeq: 10 INVITE\nContent-Length: 0\n\n");
     let at_phone = out
         .iter()
