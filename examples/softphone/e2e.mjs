@@ -1,8 +1,8 @@
 // Drives the softphone in Chromium for sipedge's end-to-end tests:
-//   node e2e.mjs PAGE_URL SHOT_DIR agent|contact
+//   node e2e.mjs PAGE_URL SHOT_DIR agent|contact|close
 // Waits for the incoming call, answers, and then either clicks "End call"
-// after a second of talk (agent) or waits for the PBX to hang up
-// (contact). Screenshots: SHOT_DIR/in-call.png and SHOT_DIR/ended.png.
+// after a second of talk (agent), waits for the PBX to hang up (contact),
+// or closes the tab after a second (close). Screenshots: SHOT_DIR/in-call.png and SHOT_DIR/ended.png.
 // Exit 0 with the final status on stdout, 1 on any failure.
 import { chromium } from 'playwright-core';
 
@@ -28,6 +28,14 @@ try {
   await page.waitForFunction(state('in-call'), null, { timeout: 15000 });
   await page.screenshot({ path: `${shots}/in-call.png` });
   console.log('IN_CALL');
+  if (mode === 'close') {
+    // The agent closes the tab mid-call: no BYE from the browser.
+    await page.waitForTimeout(1000); // the talk time
+    await page.close();
+    console.log('CLOSED');
+    await browser.close();
+    process.exit(0);
+  }
   if (mode === 'agent') {
     await page.waitForTimeout(1000); // the talk time
     await page.click('#hangup');

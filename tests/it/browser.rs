@@ -18,6 +18,10 @@ fn softphone_dir() -> PathBuf {
 /// Runs one browser call; `mode` is who hangs up (agent: the End call
 /// button; contact: the PBX). Returns the interaction.ended data.
 fn browser_call(name: &str, pbx_scenario: &str, mode: &str) -> serde_json::Value {
+    browser_call_with(name, pbx_scenario, mode, "")
+}
+
+fn browser_call_with(name: &str, pbx_scenario: &str, mode: &str, extra: &str) -> serde_json::Value {
     need_bin("chromium", "--version", "chromium");
     let node = need_bin("node", "--version", "nodejs");
     let modules = softphone_dir().join("node_modules");
@@ -30,7 +34,7 @@ fn browser_call(name: &str, pbx_scenario: &str, mode: &str) -> serde_json::Value
     let pbx_port = free_port();
     let pbx = Sipp::pbx(&s, pbx_port, pbx_scenario, "1", &[]);
     let wss = free_port();
-    let edge = Sipedge::start_with(&s, pbx_port, &ca.listen("wss", wss));
+    let edge = Sipedge::start_with(&s, pbx_port, &(ca.listen("wss", wss) + extra));
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("target/test-output/browser")
         .join(name);
@@ -61,12 +65,16 @@ fn browser_call(name: &str, pbx_scenario: &str, mode: &str) -> serde_json::Value
     let out = std::fs::read_to_string(s.0.join("e2e.out")).unwrap_or_default();
     let err = std::fs::read_to_string(s.0.join("e2e.err")).unwrap_or_default();
     assert!(status.success(), "browser: {out}\n{err}");
+    let done = if mode == "close" { "CLOSED" } else { "ENDED" };
     assert!(
-        out.contains("IN_CALL") && out.contains("ENDED"),
+        out.contains("IN_CALL") && out.contains(done),
         "{out}\n{err}"
     );
     pbx.succeeds(Duration::from_secs(30));
-    assert!(shots.join("in-call.png").is_file() && shots.join("ended.png").is_file());
+    assert!(shots.join("in-call.png").is_file());
+    if mode != "close" {
+        assert!(shots.join("ended.png").is_file());
+    }
     let ended = edge.wait_events("interaction.ended", 1);
     let d = ended[0]["data"].clone();
     assert_eq!(d["device"], "webrtc", "{d:#}");
@@ -93,6 +101,32 @@ fn browser_contact_hangs_up() {
     assert_eq!(
         (d["ended_by"].as_str(), d["end_reason"].as_str()),
         (Some("contact"), Some("bye")),
+        "{d:#}"
+    );
+}
+
+/// The agent closes the browser tab mid-call: after the grace sipedge
+/// sends BYE to the PBX (the sipp scenario waits for it) and reports
+/// `transport_lost`.
+#[test]
+fn browser_tab_closed_mid_call() {
+    let d = browser_call_with(
+        "browser-closed",
+        "pbx_webrtc_agent_ends",
+        "close",
+        "[dialog]\ntransport_loss_grace = \"1s\"\n",
+    );
+    assert_eq!(
+        (
+            d["ended_by"].as_str(),
+            d["end_reason"].as_str(),
+            d["timer"].as_str()
+        ),
+        (
+            Some("system"),
+            Some("transport_lost"),
+            Some("transport_grace")
+        ),
         "{d:#}"
     );
 }

@@ -100,9 +100,24 @@ fn agent_calls_out_and_hangs_up_over_tcp() {
 }
 
 fn inbound_call(transport: &str) {
-    let s = Scratch::new(&format!("inbound-{transport}"));
+    let d = inbound(transport, "pbx_registrar_calls");
+    assert_eq!(d["channel"], "voice");
+}
+
+/// The PBX offers the registered agent a chat (MSRP) and the contact
+/// closes it.
+#[test]
+fn a_chat_offered_by_the_pbx_and_closed_by_the_contact() {
+    let d = inbound("u1", "pbx_registrar_chat");
+    assert_eq!(d["channel"], "chat", "{d:#}");
+}
+
+/// The agent registers, the PBX calls it back with `pbx_scenario` and
+/// hangs up; returns the interaction.ended data.
+fn inbound(transport: &str, pbx_scenario: &str) -> Value {
+    let s = Scratch::new(&format!("inbound-{transport}-{pbx_scenario}"));
     let pbx_port = free_port();
-    let pbx = Sipp::pbx(&s, pbx_port, "pbx_registrar_calls", "1", &[]);
+    let pbx = Sipp::pbx(&s, pbx_port, pbx_scenario, "1", &[]);
     let edge = Sipedge::start(&s, pbx_port);
     let agent = Sipp::agent(
         &s,
@@ -117,6 +132,7 @@ fn inbound_call(transport: &str) {
     assert_end(&d, "contact", "bye", "hardphone");
     assert_eq!(d["direction"], "inbound");
     assert_eq!(d["end_side"], "caller");
+    d
 }
 
 /// The agent registers through sipedge (Path), the PBX calls it back along
