@@ -21,11 +21,22 @@ try {
   const page = await browser.newPage();
   page.on('console', (m) => console.error(`page: ${m.text()}`));
   await page.goto(url);
-  await page.waitForFunction(state('registered'), null, { timeout: 15000 });
+  await page.waitForFunction(state('registered'), null, { timeout: 30000 });
   console.log('REGISTERED');
-  await page.waitForFunction(state('incoming'), null, { timeout: 15000 });
-  await page.click('#answer');
-  await page.waitForFunction(state('in-call'), null, { timeout: 15000 });
+  await page.waitForFunction(state('incoming'), null, { timeout: 30000 });
+  // A click that lands while the page is still laying out is lost: click
+  // until the page says it is answering (at most three times).
+  for (let i = 0; ; i++) {
+    await page.click('#answer');
+    try {
+      await page.waitForFunction(`${state('answering')} || ${state('in-call')}`, null, { timeout: 3000 });
+      break;
+    } catch (e) {
+      if (i === 2) throw e;
+      console.error('e2e: the answer click was not taken; clicking again');
+    }
+  }
+  await page.waitForFunction(state('in-call'), null, { timeout: 30000 });
   await page.screenshot({ path: `${shots}/in-call.png` });
   console.log('IN_CALL');
   if (mode === 'close') {
@@ -40,7 +51,7 @@ try {
     await page.waitForTimeout(1000); // the talk time
     await page.click('#hangup');
   }
-  await page.waitForFunction(state('ended'), null, { timeout: 20000 });
+  await page.waitForFunction(state('ended'), null, { timeout: 30000 });
   await page.screenshot({ path: `${shots}/ended.png` });
   console.log(`ENDED ${await page.textContent('#status')}`);
   await browser.close();

@@ -39,6 +39,21 @@
     document.getElementById('remote').textContent = `${from.display_name || ''} ${from.uri}`;
     show('incoming', `incoming call from ${from.uri.user}`);
     answerBtn.disabled = false;
+    // Answer with the candidates gathered in the first half second rather
+    // than waiting for gathering to finish (which can take long on hosts
+    // with many interfaces); more come by trickle-less retry anyway.
+    let readyTimer = null;
+    session.on('icecandidate', (ev) => {
+      if (!readyTimer) readyTimer = setTimeout(() => ev.ready(), 500);
+    });
+    session.on('accepted', () => console.log('softphone: 200 OK sent'));
+    session.on('peerconnection', (ev) => {
+      ev.peerconnection.addEventListener('icegatheringstatechange', () =>
+        console.log(`softphone: ice gathering ${ev.peerconnection.iceGatheringState}`));
+    });
+    session.on('getusermediafailed', (ev) => console.log(`softphone: getUserMedia failed: ${ev}`));
+    session.on('peerconnection:createanswerfailed', (ev) => console.log(`softphone: createAnswer failed: ${ev}`));
+    session.on('peerconnection:setremotedescriptionfailed', (ev) => console.log(`softphone: setRemoteDescription failed: ${ev}`));
     session.on('confirmed', () => {
       show('in-call', `in call with ${from.uri.user}`);
       hangupBtn.disabled = false;
@@ -56,13 +71,21 @@
   });
 
   answerBtn.addEventListener('click', () => {
+    console.log(`softphone: answer clicked (session ${session ? session.status : 'none'})`);
     if (!session) return;
     answerBtn.disabled = true;
-    session.answer({
-      mediaConstraints: { audio: true, video: false },
-      pcConfig: { iceServers: [] },
-    });
+    show('answering', 'answering');
+    try {
+      session.answer({
+        mediaConstraints: { audio: true, video: false },
+        pcConfig: { iceServers: [] },
+      });
+    } catch (e) {
+      show('error', `cannot answer: ${e}`);
+    }
   });
+  window.addEventListener('unhandledrejection', (e) => console.log(`softphone: error: ${e.reason}`));
+  window.addEventListener('error', (e) => console.log(`softphone: error: ${e.message}`));
   hangupBtn.addEventListener('click', () => {
     if (session) session.terminate();
   });
