@@ -39,6 +39,8 @@ pub enum Control {
         reply: oneshot::Sender<bool>,
     },
     Stats(oneshot::Sender<Value>),
+    /// Stop taking new calls.
+    Drain(oneshot::Sender<()>),
     /// Take a reloaded configuration; answers when done.
     Reload(Arc<crate::config::Config>, oneshot::Sender<()>),
     /// Answers when the shard loop runs (the watchdog's heartbeat) with
@@ -58,6 +60,81 @@ pub struct AdminState {
     pub config_path: Option<std::path::PathBuf>,
     /// The configuration in force.
     pub running: Mutex<crate::config::Config>,
+    /// Set once a drain has started (a second request reports it).
+    pub draining: AtomicBool,
+    /// Notified when the process should stop (drain finished).
+    pub stop: tokio::sync::Notify,
+}
+
+/// Drains: new INVITEs get 503 + Retry-After on every shard; waits until
+/// no call is live or `deadline` passes, then until every sink has
+/// delivered what the outbox holds (within what is left of the deadline);
+/// then asks the process to stop. Returns the live calls left at the end.
+pub async fn drain(st: &AdminState, deadline: std::time::Duration) -> usize {
+    let until = Instant::now() + deadline;
+    for s in &st.shards {
+        let (tx, rx) = oneshot::channel();
+        if s.send(Control::Drain(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+    let _ = crate::notify::notify("STATUS=draining");
+    tracing::info!(
+        deadline_s = deadline.as_secs(),
+        "Draining: new calls get 503; waiting for live calls to end."
+    );
+    let mut live;
+    loop {
+        live = ask_all(st, Control::Ping).await.iter().sum::<usize>();
+        if live == 0 || Instant::now() >= until {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The events of the calls that just ended: let the sinks deliver them.
+    loop {
+        let next = st.pipeline.next_seq.load(Ordering::Relaxed);
+        let behind = st
+            .pipeline
+            .sinks
+            .iter()
+            .any(|s| s.cursor.load(Ordering::Relaxed) < next);
+        if !behind || Instant::now() >= until {
+            if behind {
+                tracing::warn!(
+                    "Drain deadline: some events are still in the outbox; they are delivered after the next start."
+                );
+            }
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tracing::info!(live_calls_left = live, "Drained.");
+    st.stop.notify_one();
+    live
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DrainBody {
+    deadline_s: Option<u64>,
+}
+
+async fn drain_handler(State(st): State<St>, body: Option<axum::Json<DrainBody>>) -> Response {
+    let secs = body.and_then(|b| b.0.deadline_s).unwrap_or(300);
+    if st.draining.swap(true, Ordering::SeqCst) {
+        return error(StatusCode::CONFLICT, "already draining");
+    }
+    let live = ask_all(&st, Control::Ping).await.iter().sum::<usize>();
+    let st2 = st.clone();
+    tokio::spawn(async move {
+        drain(&st2, std::time::Duration::from_secs(secs)).await;
+    });
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "draining": true, "live_calls": live, "deadline_s": secs })),
+    )
+        .into_response()
 }
 
 /// Reads and validates the configuration file again; on success every
@@ -132,7 +209,7 @@ fn error(code: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// Asks every shard; `None` from a shard that is gone.
-pub async fn ask_all<T>(st: &St, make: impl Fn(oneshot::Sender<T>) -> Control) -> Vec<T> {
+pub async fn ask_all<T>(st: &AdminState, make: impl Fn(oneshot::Sender<T>) -> Control) -> Vec<T> {
     let mut out = Vec::new();
     for s in &st.shards {
         let (tx, rx) = oneshot::channel();
@@ -326,6 +403,7 @@ pub fn api(state: St) -> Router {
         .route("/v1/wrap/{who}/complete", post(wrap_complete))
         .route("/v1/stats", get(stats))
         .route("/v1/reload", post(reload_handler))
+        .route("/v1/drain", post(drain_handler))
         .with_state(state)
 }
 

@@ -99,6 +99,15 @@ pub enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Stop taking new calls (503 + Retry-After), wait for the live ones
+    /// to end or the deadline, deliver the outbox, then stop the daemon.
+    Drain {
+        /// Seconds to wait for live calls.
+        #[arg(long, default_value_t = 300)]
+        deadline: u64,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Counters of the proxy, the call core and the event pipeline.
     Stats {
         #[command(flatten)]
@@ -272,6 +281,15 @@ pub fn main() -> ExitCode {
                 );
             }
         }),
+        Command::Drain { deadline, conn } => {
+            let body = serde_json::json!({ "deadline_s": deadline }).to_string();
+            api_cmd(&conn, "POST", "/v1/drain", Some(&body), |v| {
+                println!(
+                    "draining: {} live calls; sipedge stops when they end or in {} s",
+                    v["live_calls"], v["deadline_s"]
+                )
+            })
+        }
         Command::Stats { conn } => api_cmd(&conn, "GET", "/v1/stats", None, |v| {
             println!("{}", serde_json::to_string_pretty(v).unwrap_or_default())
         }),

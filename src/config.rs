@@ -174,6 +174,9 @@ pub struct Dialog {
     pub no_ack_timeout: Dur,
     /// An INVITE without a final response for this long is reaped.
     pub ring_timeout: Dur,
+    /// On SIGTERM/SIGINT: how long to wait for live calls to end (new ones
+    /// get 503) and the outbox to be delivered before stopping.
+    pub drain_deadline: Dur,
 }
 
 impl Default for Dialog {
@@ -183,6 +186,7 @@ impl Default for Dialog {
             max_duration: Dur(Duration::from_secs(4 * 3600)),
             no_ack_timeout: Dur(Duration::from_secs(32)),
             ring_timeout: Dur(Duration::from_secs(300)),
+            drain_deadline: Dur(Duration::from_secs(25)),
         }
     }
 }

@@ -217,6 +217,8 @@ pub async fn run_with_shards(
         started: Instant::now(),
         config_path: path,
         running: Mutex::new(config.clone()),
+        draining: std::sync::atomic::AtomicBool::new(false),
+        stop: tokio::sync::Notify::new(),
     });
     let socket = config.admin.socket.clone();
     crate::admin::serve_unix(&socket, crate::admin::api(admin.clone()))
@@ -261,7 +263,19 @@ pub async fn run_with_shards(
     tokio::spawn(reload_on_sighup(admin.clone()));
     tokio::select! {
         _ = tasks.join_next() => warn!("A proxy shard stopped."),
-        () = shutdown => info!("Shutting down."),
+        () = admin.stop.notified() => info!("Drained; stopping."),
+        () = shutdown => {
+            // SIGTERM/SIGINT: drain within the deadline (a second signal
+            // stops at once).
+            if !admin.draining.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                let deadline = config.dialog.drain_deadline.0;
+                info!(deadline_s = deadline.as_secs(), "Stop requested: draining.");
+                tokio::select! {
+                    _ = crate::admin::drain(&admin, deadline) => {}
+                    () = second_signal() => warn!("Second signal: stopping now."),
+                }
+            }
+        }
     }
     let _ = crate::notify::notify("STOPPING=1");
     Ok(())
@@ -308,6 +322,22 @@ async fn proxy_loop(
                 proxy.handle_send_failed(Instant::now(), dest);
             }
         }
+    }
+}
+
+/// The next SIGINT or SIGTERM.
+async fn second_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
     }
 }
 
@@ -361,6 +391,10 @@ fn handle_control(proxy: &mut Proxy, c: crate::admin::Control) {
         }
         Control::WrapComplete { who, reply } => {
             let _ = reply.send(proxy.complete_wrap(now, &who));
+        }
+        Control::Drain(done) => {
+            proxy.drain();
+            let _ = done.send(());
         }
         Control::Reload(config, done) => {
             proxy.reload(&config);

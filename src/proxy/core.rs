@@ -189,6 +189,8 @@ pub struct Proxy {
     actions: VecDeque<Action>,
     stats: Stats,
     calls: Calls,
+    /// New INVITEs get 503 (the process is about to stop).
+    draining: bool,
 }
 
 /// What every proxy shard shares: the registrations (an INVITE from the PBX
@@ -283,7 +285,14 @@ impl Proxy {
             actions: VecDeque::new(),
             stats: Stats::default(),
             calls: Calls::shard(config.call_config(), board),
+            draining: false,
         }
+    }
+
+    /// Stops taking new calls (503 + Retry-After to initial INVITEs); live
+    /// calls and everything in them go on.
+    pub fn drain(&mut self) {
+        self.draining = true;
     }
 
     /// Takes a reloaded configuration: timers, limits, rate limits, the
@@ -989,6 +998,20 @@ impl Proxy {
         }
         if req.max_forwards() == Some(0) {
             self.reply_stateless(&flow, &req, 483, "Too Many Hops", &[]);
+            return;
+        }
+        // Draining: no new calls; the live ones go on.
+        if self.draining
+            && method == Some(Method::Invite)
+            && req.to_header().ok().and_then(|t| t.tag()).is_none()
+        {
+            self.reply_stateless(
+                &flow,
+                &req,
+                503,
+                "Service Unavailable: draining",
+                &[("Retry-After", "60")],
+            );
             return;
         }
         let kind = if method == Some(Method::Invite) {

@@ -253,3 +253,59 @@ fn reload_applies_a_valid_file_and_refuses_a_broken_one() {
     let v = json(&edge.cli(&["reload", "--json"]));
     assert_eq!(v["restart_needed"], serde_json::json!(["listen"]));
 }
+
+/// `sipedge drain`: new INVITEs get 503 + Retry-After, the live call goes
+/// on to its end, its events are delivered, then the daemon exits 0.
+#[test]
+fn drain_refuses_new_calls_lets_live_ones_finish_then_stops() {
+    let s = Scratch::new("admin-drain");
+    let pbx_port = free_port();
+    let pbx = Sipp::pbx(&s, pbx_port, "uas", "1", &[]);
+    let mut edge = Sipedge::start(&s, pbx_port);
+    // A call that talks 3 s before the agent hangs up.
+    let agent = Sipp::agent(&s, &edge.addr(), "uac", "1", &["-d", "3000"]);
+    wait_for("the call to be talking", LIMIT, || {
+        json(&edge.cli(&["calls", "--json"]))[0]["state"] == "talking"
+    });
+    let out = edge.cli(&["drain", "--deadline", "20"]);
+    assert_eq!(out.0, 0, "{out:?}");
+    assert!(out.1.contains("draining: 1 live calls"), "{out:?}");
+    // A new call now: 503 with Retry-After.
+    let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    u.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let to = edge.addr();
+    let invite = format!(
+        "INVITE sip:1002@pbx.example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKdrain1\r\nMax-Forwards: 70\r\nFrom: <sip:1001@pbx.example.com>;tag=d1\r\nTo: <sip:1002@pbx.example.com>\r\nCall-ID: drain-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    );
+    u.send_to(invite.as_bytes(), &to).unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, _) = u.recv_from(&mut buf).expect("an answer within 5 s");
+    let answer = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(
+        answer.starts_with("SIP/2.0 503 Service Unavailable: draining"),
+        "{answer}"
+    );
+    assert!(answer.contains("Retry-After: 60"), "{answer}");
+    // The live call ends by itself; then the daemon stops, cleanly.
+    agent.succeeds(LIMIT);
+    pbx.succeeds(LIMIT);
+    let status = edge.exits_within(LIMIT);
+    assert!(status.success(), "{status}");
+    let ended = edge.wait_events("interaction.ended", 1);
+    assert_eq!(ended[0]["data"]["ended_by"], "agent");
+    assert_eq!(ended.len(), 1, "the refused INVITE made no interaction");
+}
+
+/// SIGTERM with nothing live: the daemon stops at once, exit 0.
+#[test]
+fn sigterm_with_no_calls_stops_at_once() {
+    let s = Scratch::new("admin-sigterm");
+    let mut edge = Sipedge::start(&s, free_port());
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &edge.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = edge.exits_within(Duration::from_secs(10));
+    assert!(status.success(), "{status}");
+}

@@ -102,6 +102,21 @@ impl Sipedge {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// Waits (bounded) for the process to exit by itself; its status.
+    pub fn exits_within(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sipedge did not exit within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Its process id (for signals).
     pub fn pid(&self) -> u32 {
         self.child.id()
