@@ -274,9 +274,7 @@ fn drain_refuses_new_calls_lets_live_ones_finish_then_stops() {
     let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     u.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let to = edge.addr();
-    let invite = format!(
-        "INVITE sip:1002@pbx.example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKdrain1\r\nMax-Forwards: 70\r\nFrom: <sip:1001@pbx.example.com>;tag=d1\r\nTo: <sip:1002@pbx.example.com>\r\nCall-ID: drain-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
-    );
+    let invite = "INVITE sip:1002@pbx.example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKdrain1\r\nMax-Forwards: 70\r\nFrom: <sip:1001@pbx.example.com>;tag=d1\r\nTo: <sip:1002@pbx.example.com>\r\nCall-ID: drain-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
     u.send_to(invite.as_bytes(), &to).unwrap();
     let mut buf = [0u8; 2048];
     let (n, _) = u.recv_from(&mut buf).expect("an answer within 5 s");
