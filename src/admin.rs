@@ -183,7 +183,11 @@ async fn reload_inner(st: &AdminState) -> Result<Value, String> {
         if old.node.id != new.node.id || old.node.data_dir != new.node.data_dir {
             restart.push("node");
         }
+        if old.log.format != new.log.format {
+            restart.push("log format");
+        }
     }
+    crate::logging::set_level(new.log.level);
     let shared = Arc::new(new.clone());
     for s in &st.shards {
         let (tx, rx) = oneshot::channel();

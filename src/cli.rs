@@ -402,10 +402,7 @@ fn run_cmd(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    tracing_subscriber::fmt()
-        .with_target(false)
-        .with_max_level(tracing::Level::INFO)
-        .init();
+    crate::logging::init(config.log.format, config.log.level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -45,6 +45,37 @@ pub struct Config {
     pub metrics: Metrics,
     #[serde(default)]
     pub admin: Admin,
+    #[serde(default)]
+    pub log: Log,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// error | warn | info | debug | trace (a reload changes it).
+    pub level: LogLevel,
+    /// pretty | json (a restart changes it).
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    #[default]
+    Info,
+    Debug,
+    Trace,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
 }
 
 /// `[metrics]`: Prometheus `/metrics`, `/live`, `/ready`.

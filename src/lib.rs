@@ -30,6 +30,7 @@ pub mod cli;
 pub mod config;
 pub mod event;
 pub mod inspect;
+pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod outbox;

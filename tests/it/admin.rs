@@ -307,3 +307,56 @@ fn sigterm_with_no_calls_stops_at_once() {
     let status = edge.exits_within(Duration::from_secs(10));
     assert!(status.success(), "{status}");
 }
+
+/// `[log] format = "json"`: every line is a JSON object; a reload turns
+/// debug logging on without a restart.
+#[test]
+fn json_logs_and_the_level_changes_on_reload() {
+    let s = Scratch::new("admin-logs");
+    let edge = Sipedge::start_with(
+        &s,
+        free_port(),
+        "[log]\nformat = \"json\"\nlevel = \"info\"\n",
+    );
+    let log = s.0.join("sipedge.log");
+    let lines = |text: &str| -> Vec<serde_json::Value> {
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    };
+    let first = lines(&std::fs::read_to_string(&log).unwrap());
+    assert!(
+        first
+            .iter()
+            .any(|l| l["message"] == "Proxy running." && l["level"] == "INFO")
+    );
+    // A malformed request is logged at debug: not yet.
+    let garbage = |id: &str| {
+        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        u.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let m = format!(
+            "OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK{id}\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: {id}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 300\r\n\r\nshort"
+        );
+        u.send_to(m.as_bytes(), edge.addr()).unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, _) = u.recv_from(&mut buf).expect("a 400 within 5 s");
+        assert!(buf[..n].starts_with(b"SIP/2.0 400"));
+    };
+    garbage("g1");
+    let path = edge.config();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("level = \"info\"", "level = \"debug\"")).unwrap();
+    assert_eq!(edge.cli(&["reload"]).0, 0);
+    garbage("g2");
+    wait_for("a debug line", LIMIT, || {
+        lines(&std::fs::read_to_string(&log).unwrap())
+            .iter()
+            .any(|l| l["level"] == "DEBUG")
+    });
+    let all = lines(&std::fs::read_to_string(&log).unwrap());
+    let debug_before_reload = all
+        .iter()
+        .take_while(|l| l["message"] != "Configuration reloaded.")
+        .any(|l| l["level"] == "DEBUG");
+    assert!(!debug_before_reload, "debug lines before the reload");
+}
