@@ -369,3 +369,36 @@ pub async fn render(st: &AdminState, shards: Vec<Value>) -> String {
     );
     o.0
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every `sipedge_*` name the dashboard and the alert rules use is one
+    /// this module exports.
+    #[test]
+    fn dashboards_and_alerts_use_exported_names_only() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/ops");
+        let mut seen = 0;
+        for file in ["grafana-dashboard.json", "prometheus-alerts.yml"] {
+            let text = std::fs::read_to_string(format!("{dir}/{file}")).unwrap();
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find("sipedge_") {
+                let name: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                assert!(
+                    super::ALL.contains(&name.as_str()),
+                    "{file}: {name} is not exported"
+                );
+                seen += 1;
+                rest = &rest[at + name.len()..];
+            }
+        }
+        assert!(seen > 20, "only {seen} metric references found");
+        // And the dashboard is JSON.
+        let _: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("{dir}/grafana-dashboard.json")).unwrap(),
+        )
+        .unwrap();
+    }
+}
