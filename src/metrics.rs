@@ -2,6 +2,11 @@
 //! event pipeline count. Every name is a constant here (the dashboards and
 //! alert rules may use only these); labels have bounded values only
 //! (sides, kinds, sink names, end reasons — never ids or addresses).
+//!
+//! Not the `prometheus` crate the design names: each shard keeps plain
+//! counters and fixed-bucket histograms it owns (no atomics, no label
+//! hashing on the SIP path), and a scrape asks the shards for them over the
+//! control channel and writes the text here.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -40,6 +45,11 @@ pub const OUTBOX_BYTES: &str = "sipedge_outbox_bytes";
 pub const OUTBOX_MAX_BYTES: &str = "sipedge_outbox_max_bytes";
 pub const OUTBOX_REFUSED: &str = "sipedge_outbox_refused_total";
 pub const SINK_UP: &str = "sipedge_sink_up";
+pub const RECEIVED: &str = "sipedge_sip_messages_received_total";
+pub const RING: &str = "sipedge_ring_duration_seconds";
+pub const TALK: &str = "sipedge_talk_duration_seconds";
+pub const HOLD: &str = "sipedge_hold_duration_seconds";
+pub const WRAP: &str = "sipedge_wrap_duration_seconds";
 pub const OLDEST_UNDELIVERED: &str = "sipedge_outbox_oldest_undelivered_seconds";
 
 /// Every metric name this module exports.
@@ -74,6 +84,11 @@ pub const ALL: &[&str] = &[
     OUTBOX_REFUSED,
     SINK_UP,
     OLDEST_UNDELIVERED,
+    RECEIVED,
+    RING,
+    TALK,
+    HOLD,
+    WRAP,
 ];
 
 struct Out(String);
@@ -110,9 +125,82 @@ fn sum(shards: &[Value], path: &[&str]) -> f64 {
         .sum()
 }
 
+/// A histogram merged from the shards' `histograms.<key>` objects.
+fn histogram(o: &mut Out, name: &str, help: &str, shards: &[Value], key: &str) {
+    let mut h = crate::call::Histogram::default();
+    for s in shards {
+        let v = &s["histograms"][key];
+        if let Some(c) = v["counts"].as_array() {
+            for (i, n) in c.iter().enumerate().take(h.counts.len()) {
+                h.counts[i] += n.as_u64().unwrap_or(0);
+            }
+        }
+        h.sum_ms += v["sum_ms"].as_u64().unwrap_or(0);
+        h.count += v["count"].as_u64().unwrap_or(0);
+    }
+    o.head(name, "histogram", help);
+    let bucket = format!("{name}_bucket");
+    let mut acc = 0;
+    for (i, b) in crate::call::Histogram::BOUNDS.iter().enumerate() {
+        acc += h.counts[i];
+        o.sample(&bucket, &[("le", &b.to_string())], acc as f64);
+    }
+    o.sample(&bucket, &[("le", "+Inf")], h.count as f64);
+    o.sample(&format!("{name}_sum"), &[], h.sum_ms as f64 / 1000.0);
+    o.sample(&format!("{name}_count"), &[], h.count as f64);
+}
+
 /// The exposition text. `shards` are the shards' stats objects.
 pub async fn render(st: &AdminState, shards: Vec<Value>) -> String {
     let mut o = Out(String::with_capacity(8192));
+    o.head(
+        RECEIVED,
+        "counter",
+        "SIP messages received, by method or status class, side and transport.",
+    );
+    let mut received = std::collections::BTreeMap::<[String; 3], f64>::new();
+    for s in &shards {
+        for x in s["received"].as_array().into_iter().flatten() {
+            let k =
+                ["message", "side", "transport"].map(|f| x[f].as_str().unwrap_or("").to_string());
+            *received.entry(k).or_default() += x["n"].as_f64().unwrap_or(0.0);
+        }
+    }
+    for ([m, side, t], n) in received {
+        o.sample(
+            RECEIVED,
+            &[("message", &m), ("side", &side), ("transport", &t)],
+            n,
+        );
+    }
+    histogram(
+        &mut o,
+        RING,
+        "Ring time of ended interactions (until answer or end).",
+        &shards,
+        "ring",
+    );
+    histogram(
+        &mut o,
+        TALK,
+        "Talk time of answered interactions.",
+        &shards,
+        "talk",
+    );
+    histogram(
+        &mut o,
+        HOLD,
+        "Hold time of answered interactions.",
+        &shards,
+        "hold",
+    );
+    histogram(
+        &mut o,
+        WRAP,
+        "After-call work of ended wraps.",
+        &shards,
+        "wrap",
+    );
     o.head(BUILD_INFO, "gauge", "Build information.");
     o.sample(BUILD_INFO, &[("version", env!("CARGO_PKG_VERSION"))], 1.0);
     o.one(
@@ -386,10 +474,12 @@ mod tests {
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                     .collect();
-                assert!(
-                    super::ALL.contains(&name.as_str()),
-                    "{file}: {name} is not exported"
-                );
+                let base = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|sfx| name.strip_suffix(sfx))
+                    .filter(|b| super::ALL.contains(b))
+                    .unwrap_or(&name);
+                assert!(super::ALL.contains(&base), "{file}: {name} is not exported");
                 seen += 1;
                 rest = &rest[at + name.len()..];
             }

@@ -420,7 +420,22 @@ fn handle_control(proxy: &mut Proxy, c: crate::admin::Control) {
                 .iter()
                 .map(|((channel, device), n)| serde_json::json!({"channel": channel, "device": device, "n": n}))
                 .collect();
+            let hist = |h: &crate::call::Histogram| serde_json::json!({"counts": h.counts.to_vec(), "sum_ms": h.sum_ms, "count": h.count});
+            let received: Vec<serde_json::Value> = p
+                .received
+                .iter()
+                .map(|((what, side, transport), n)| {
+                    serde_json::json!({"message": what, "side": side, "transport": transport, "n": n})
+                })
+                .collect();
             let _ = tx.send(serde_json::json!({
+                "received": received,
+                "histograms": {
+                    "ring": hist(&c.ring),
+                    "talk": hist(&c.talk),
+                    "hold": hist(&c.hold),
+                    "wrap": hist(&c.wrap),
+                },
                 "proxy": {
                     "forwarded_requests": p.forwarded_requests,
                     "forwarded_responses": p.forwarded_responses,

@@ -147,6 +147,48 @@ pub struct CallStats {
     pub spoofs_refused: u64,
     pub wrap_refused: u64,
     pub byes_sent: u64,
+    /// Seconds: ring, talk, hold of ended interactions; wrap of ended wraps.
+    pub ring: Histogram,
+    pub talk: Histogram,
+    pub hold: Histogram,
+    pub wrap: Histogram,
+}
+
+/// A fixed-bucket histogram of seconds (Prometheus `le` buckets).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Histogram {
+    /// Counts per bucket of [`Histogram::BOUNDS`] (not cumulative), then
+    /// the overflow.
+    pub counts: [u64; 13],
+    pub sum_ms: u64,
+    pub count: u64,
+}
+
+impl Histogram {
+    /// Upper bounds in seconds.
+    pub const BOUNDS: [f64; 12] = [
+        1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+    ];
+
+    pub fn observe_ms(&mut self, ms: u64) {
+        let s = ms as f64 / 1000.0;
+        let i = Self::BOUNDS
+            .iter()
+            .position(|b| s <= *b)
+            .unwrap_or(Self::BOUNDS.len());
+        self.counts[i] += 1;
+        self.sum_ms += ms;
+        self.count += 1;
+    }
+
+    /// Adds another shard's counts.
+    pub fn merge(&mut self, o: &Histogram) {
+        for (a, b) in self.counts.iter_mut().zip(o.counts) {
+            *a += b;
+        }
+        self.sum_ms += o.sum_ms;
+        self.count += o.count;
+    }
 }
 
 /// A live interaction as listed by `sipedge calls`.
@@ -1123,6 +1165,14 @@ impl Calls {
         self.actions.push_back(CallAction::Emit(e));
         self.stats.ended += 1;
         *self.stats.ended_by.entry(key).or_default() += 1;
+        if let Some(i) = self.live.get(&seq) {
+            let (ring, talk, hold, _) = i.durations();
+            self.stats.ring.observe_ms(ring);
+            if i.answered.is_some() {
+                self.stats.talk.observe_ms(talk);
+                self.stats.hold.observe_ms(hold);
+            }
+        }
         if bye_both {
             self.send_bye(seq, true, why);
             self.send_bye(seq, false, why);
@@ -1182,6 +1232,7 @@ impl Calls {
     fn emit_wrap_ended(&mut self, now: Instant, w: Wrap, why: WrapEnd) {
         self.wrap_timers.remove(&w.epoch);
         let acw = now.saturating_duration_since(w.started).as_millis() as u64;
+        self.stats.wrap.observe_ms(acw);
         let data = json!({
             "agent": { "id": w.agent },
             "interaction_id": w.interaction_id,

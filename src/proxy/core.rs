@@ -158,6 +158,8 @@ enum TimerRef {
 /// Counters the driver exports as metrics.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Stats {
+    /// Messages received, by (method or status class, side, transport).
+    pub received: std::collections::BTreeMap<(&'static str, &'static str, &'static str), u64>,
     pub forwarded_requests: u64,
     pub forwarded_responses: u64,
     pub retransmissions_absorbed: u64,
@@ -450,6 +452,24 @@ impl Proxy {
     /// A message parsed from `flow`.
     pub fn handle_message(&mut self, now: Instant, flow: Flow, msg: Message) {
         self.shared().flows.insert(flow.id, flow);
+        let what = match (msg.method(), msg.status()) {
+            (Some(m), _) => m.as_str().unwrap_or("OTHER"),
+            (None, Some(c)) => ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx"]
+                .get((c / 100).saturating_sub(1) as usize)
+                .copied()
+                .unwrap_or("other"),
+            _ => "other",
+        };
+        let side = if self.is_pbx(flow.remote) {
+            "core"
+        } else {
+            "access"
+        };
+        *self
+            .stats
+            .received
+            .entry((what, side, flow.transport.as_str()))
+            .or_default() += 1;
         if msg.is_request() {
             self.on_request(now, flow, msg);
         } else {

@@ -106,6 +106,23 @@ fn calls_end_wrap_and_metrics_through_the_cli() {
         "{text}"
     );
     assert!(text.contains("sipedge_interactions_started_total 1"));
+    assert!(
+        text.contains("sipedge_talk_duration_seconds_count 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sipedge_ring_duration_seconds_bucket{le=\"+Inf\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "sipedge_sip_messages_received_total{message=\"INVITE\",side=\"access\",transport=\"udp\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        "sipedge_sip_messages_received_total{message=\"2xx\",side=\"core\",transport=\"udp\"}"
+    ));
     assert!(text.contains("sipedge_agents_in_wrap 0"));
     for name in sipedge::metrics::ALL {
         assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing");
