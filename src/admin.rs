@@ -60,6 +60,13 @@ pub struct AdminState {
     pub config_path: Option<std::path::PathBuf>,
     /// The configuration in force.
     pub running: Mutex<crate::config::Config>,
+    /// The TLS/WSS listeners' acceptors (a reload reloads their
+    /// certificates).
+    pub tls: Vec<(
+        crate::config::TransportKind,
+        SocketAddr,
+        crate::transport::tls::Acceptor,
+    )>,
     /// Set once a drain has started (a second request reports it).
     pub draining: AtomicBool,
     /// Notified when the process should stop (drain finished).
@@ -160,8 +167,11 @@ async fn reload_inner(st: &AdminState) -> Result<Value, String> {
         .clone()
         .ok_or("this daemon was not started from a file")?;
     let new = crate::config::Config::load(&path).map_err(|e| e.to_string())?;
+    let mut certs = Vec::new();
     for (i, l) in new.listen.iter().enumerate() {
-        crate::server::tls_acceptor(l).map_err(|e| format!("listen[{i}]: {e}"))?;
+        if let Some(a) = crate::server::tls_acceptor(l).map_err(|e| format!("listen[{i}]: {e}"))? {
+            certs.push((l.transport, l.addr, a));
+        }
     }
     let mut restart = Vec::new();
     {
@@ -188,6 +198,18 @@ async fn reload_inner(st: &AdminState) -> Result<Value, String> {
         }
     }
     crate::logging::set_level(new.log.level);
+    // New handshakes use the certificates read now.
+    let mut reloaded = 0;
+    for (t, addr, a) in certs {
+        if let Some((_, _, slot)) = st
+            .tls
+            .iter()
+            .find(|(st_t, st_a, _)| *st_t == t && *st_a == addr)
+        {
+            slot.replace(a);
+            reloaded += 1;
+        }
+    }
     let shared = Arc::new(new.clone());
     for s in &st.shards {
         let (tx, rx) = oneshot::channel();
@@ -196,7 +218,11 @@ async fn reload_inner(st: &AdminState) -> Result<Value, String> {
         }
     }
     *st.running.lock().unwrap_or_else(PoisonError::into_inner) = new;
-    Ok(json!({ "reloaded": path.display().to_string(), "restart_needed": restart }))
+    Ok(json!({
+        "reloaded": path.display().to_string(),
+        "certificates": reloaded,
+        "restart_needed": restart,
+    }))
 }
 
 async fn reload_handler(State(st): State<St>) -> Response {

@@ -126,6 +126,8 @@ pub async fn run_with_shards(
         .unzip();
     let dispatch = Dispatch::new(senders);
     let mut udp: Vec<Arc<UdpSocket>> = Vec::new();
+    // TLS/WSS acceptors a reload can give a new certificate.
+    let mut tls_slots = Vec::new();
     for l in &config.listen {
         match l.transport {
             TransportKind::Udp => {
@@ -149,7 +151,10 @@ pub async fn run_with_shards(
                 ));
             }
             TransportKind::Tcp | TransportKind::Tls => {
-                let tls = tls_acceptor(l)?;
+                let tls = tls_acceptor(l)?.map(transport::tls::Acceptor::new);
+                if let Some(a) = &tls {
+                    tls_slots.push((l.transport, l.addr, a.clone()));
+                }
                 let s = TcpListener::bind(l.addr)
                     .await
                     .map_err(|source| Error::Bind {
@@ -168,7 +173,10 @@ pub async fn run_with_shards(
                 ));
             }
             TransportKind::Ws | TransportKind::Wss => {
-                let tls = tls_acceptor(l)?;
+                let tls = tls_acceptor(l)?.map(transport::tls::Acceptor::new);
+                if let Some(a) = &tls {
+                    tls_slots.push((l.transport, l.addr, a.clone()));
+                }
                 let s = TcpListener::bind(l.addr)
                     .await
                     .map_err(|source| Error::Bind {
@@ -218,6 +226,7 @@ pub async fn run_with_shards(
         config_path: path,
         running: Mutex::new(config.clone()),
         draining: std::sync::atomic::AtomicBool::new(false),
+        tls: tls_slots,
         stop: tokio::sync::Notify::new(),
     });
     let socket = config.admin.socket.clone();

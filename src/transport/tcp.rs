@@ -8,7 +8,6 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
 use tracing::debug;
 
 use super::{Dispatch, Event, Flows};
@@ -24,7 +23,7 @@ const SEND_QUEUE: usize = 256;
 pub async fn serve(
     listener: TcpListener,
     side: Side,
-    tls: Option<TlsAcceptor>,
+    tls: Option<super::tls::Acceptor>,
     flows: Arc<Flows>,
     events: Dispatch,
     limits: Limits,
@@ -44,6 +43,7 @@ pub async fn serve(
             match tls {
                 None => connection(stream, flow, flows, events, limits, counters).await,
                 Some(acceptor) => {
+                    let acceptor = acceptor.current();
                     if let Some(s) = super::tls::handshake(&acceptor, stream, flow.remote).await {
                         connection(s, flow, flows, events, limits, counters).await;
                     }

@@ -16,6 +16,38 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+/// A listener's acceptor that a reload can replace: new handshakes use the
+/// new certificate, established connections keep theirs.
+#[derive(Clone)]
+pub struct Acceptor(Arc<std::sync::RwLock<TlsAcceptor>>);
+
+impl Acceptor {
+    pub fn new(a: TlsAcceptor) -> Acceptor {
+        Acceptor(Arc::new(std::sync::RwLock::new(a)))
+    }
+
+    /// The acceptor for the next handshake.
+    pub fn current(&self) -> TlsAcceptor {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn replace(&self, a: TlsAcceptor) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = a;
+    }
+}
+
+impl std::fmt::Debug for Acceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Acceptor")
+    }
+}
+
 /// How long a client has to complete the TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -14,7 +14,6 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::{Message as Frame, WebSocketConfig};
@@ -33,7 +32,7 @@ pub async fn serve(
     listener: TcpListener,
     side: Side,
     path: String,
-    tls: Option<TlsAcceptor>,
+    tls: Option<super::tls::Acceptor>,
     flows: Arc<Flows>,
     events: Dispatch,
     limits: Limits,
@@ -59,6 +58,7 @@ pub async fn serve(
             match tls {
                 None => connection(stream, flow, path, flows, events, limits, counters).await,
                 Some(acceptor) => {
+                    let acceptor = acceptor.current();
                     if let Some(s) = super::tls::handshake(&acceptor, stream, flow.remote).await {
                         connection(s, flow, path, flows, events, limits, counters).await;
                     }

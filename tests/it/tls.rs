@@ -93,3 +93,43 @@ fn a_listener_whose_key_is_missing_stops_the_start_with_a_clear_error() {
         );
     }
 }
+
+/// A reload reads the certificate files again: new handshakes get the new
+/// certificate, a connection made before keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_gives_new_handshakes_the_new_certificate() {
+    use super::client::SipClient;
+    let s = Scratch::new("tls-reload");
+    let old_ca = TestCa::new(&s);
+    let port = free_port();
+    let edge = Sipedge::start_with(&s, free_port(), &old_ca.listen("tls", port));
+    let mut before = StreamClient::new(
+        tls_connect(port, &old_ca.ca)
+            .await
+            .expect("TLS with the first CA"),
+    );
+    // A new CA and certificate replace the files the config names.
+    let other_dir = Scratch::new("tls-reload-new");
+    let new_ca = TestCa::new(&other_dir);
+    std::fs::copy(&new_ca.cert, &old_ca.cert).unwrap();
+    std::fs::copy(&new_ca.key, &old_ca.key).unwrap();
+    let out = tokio::task::block_in_place(|| edge.cli(&["reload", "--json"]));
+    assert_eq!(out.0, 0, "{out:?}");
+    let v: serde_json::Value = serde_json::from_str(&out.1).unwrap();
+    assert_eq!(v["certificates"], 1);
+    assert!(
+        tls_connect(port, &new_ca.ca).await.is_ok(),
+        "the new certificate is served"
+    );
+    assert!(
+        tls_connect(port, &old_ca.ca).await.is_err(),
+        "the old one is not"
+    );
+    // The connection made before the reload still carries SIP.
+    before
+        .send(format!(
+            "OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKold1\r\nMax-Forwards: 70\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:127.0.0.1:{port}>\r\nCall-ID: tls-old-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        ))
+        .await;
+    assert_eq!(before.next().await.status(), Some(200));
+}
