@@ -69,6 +69,9 @@ pub struct AdminState {
     )>,
     /// Set once a drain has started (a second request reports it).
     pub draining: AtomicBool,
+    /// Reloads done and refused.
+    pub reloads_ok: std::sync::atomic::AtomicU64,
+    pub reloads_failed: std::sync::atomic::AtomicU64,
     /// Notified when the process should stop (drain finished).
     pub stop: tokio::sync::Notify,
 }
@@ -154,6 +157,12 @@ pub async fn reload(st: &AdminState) -> Result<Value, String> {
     let _ = crate::notify::notify("RELOADING=1");
     let result = reload_inner(st).await;
     let _ = crate::notify::notify("READY=1");
+    let counter = if result.is_ok() {
+        &st.reloads_ok
+    } else {
+        &st.reloads_failed
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
     match &result {
         Ok(v) => tracing::info!(restart_needed = %v["restart_needed"], "Configuration reloaded."),
         Err(e) => tracing::error!(error = %e, "Reload refused; the running configuration stays."),

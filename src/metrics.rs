@@ -46,6 +46,10 @@ pub const OUTBOX_MAX_BYTES: &str = "sipedge_outbox_max_bytes";
 pub const OUTBOX_REFUSED: &str = "sipedge_outbox_refused_total";
 pub const SINK_UP: &str = "sipedge_sink_up";
 pub const RECEIVED: &str = "sipedge_sip_messages_received_total";
+pub const SENT: &str = "sipedge_sip_messages_sent_total";
+pub const REFUSALS: &str = "sipedge_sip_refusals_total";
+pub const FLOWS_BY_TRANSPORT: &str = "sipedge_flows_by_transport";
+pub const RELOADS: &str = "sipedge_reloads_total";
 pub const RING: &str = "sipedge_ring_duration_seconds";
 pub const TALK: &str = "sipedge_talk_duration_seconds";
 pub const HOLD: &str = "sipedge_hold_duration_seconds";
@@ -85,6 +89,10 @@ pub const ALL: &[&str] = &[
     SINK_UP,
     OLDEST_UNDELIVERED,
     RECEIVED,
+    SENT,
+    REFUSALS,
+    FLOWS_BY_TRANSPORT,
+    RELOADS,
     RING,
     TALK,
     HOLD,
@@ -153,26 +161,61 @@ fn histogram(o: &mut Out, name: &str, help: &str, shards: &[Value], key: &str) {
 /// The exposition text. `shards` are the shards' stats objects.
 pub async fn render(st: &AdminState, shards: Vec<Value>) -> String {
     let mut o = Out(String::with_capacity(8192));
-    o.head(
-        RECEIVED,
-        "counter",
-        "SIP messages received, by method or status class, side and transport.",
-    );
-    let mut received = std::collections::BTreeMap::<[String; 3], f64>::new();
-    for s in &shards {
-        for x in s["received"].as_array().into_iter().flatten() {
-            let k =
-                ["message", "side", "transport"].map(|f| x[f].as_str().unwrap_or("").to_string());
-            *received.entry(k).or_default() += x["n"].as_f64().unwrap_or(0.0);
+    for (name, key, help) in [
+        (
+            RECEIVED,
+            "received",
+            "SIP messages received, by method or status class, side and transport.",
+        ),
+        (
+            SENT,
+            "sent",
+            "SIP messages sent, by method or status class, side and transport.",
+        ),
+    ] {
+        o.head(name, "counter", help);
+        let mut by = std::collections::BTreeMap::<[String; 3], f64>::new();
+        for s in &shards {
+            for x in s[key].as_array().into_iter().flatten() {
+                let k = ["message", "side", "transport"]
+                    .map(|f| x[f].as_str().unwrap_or("").to_string());
+                *by.entry(k).or_default() += x["n"].as_f64().unwrap_or(0.0);
+            }
+        }
+        for ([m, side, t], n) in by {
+            o.sample(
+                name,
+                &[("message", &m), ("side", &side), ("transport", &t)],
+                n,
+            );
         }
     }
-    for ([m, side, t], n) in received {
-        o.sample(
-            RECEIVED,
-            &[("message", &m), ("side", &side), ("transport", &t)],
-            n,
-        );
+    o.head(
+        REFUSALS,
+        "counter",
+        "Error responses the edge answered itself, by code.",
+    );
+    let mut codes = std::collections::BTreeMap::<u64, f64>::new();
+    for s in &shards {
+        for x in s["refusals"].as_array().into_iter().flatten() {
+            *codes.entry(x["code"].as_u64().unwrap_or(0)).or_default() +=
+                x["n"].as_f64().unwrap_or(0.0);
+        }
     }
+    for (code, n) in codes {
+        o.sample(REFUSALS, &[("code", &code.to_string())], n);
+    }
+    o.head(RELOADS, "counter", "Configuration reloads, by result.");
+    o.sample(
+        RELOADS,
+        &[("result", "ok")],
+        st.reloads_ok.load(Ordering::Relaxed) as f64,
+    );
+    o.sample(
+        RELOADS,
+        &[("result", "failed")],
+        st.reloads_failed.load(Ordering::Relaxed) as f64,
+    );
     histogram(
         &mut o,
         RING,
@@ -286,6 +329,17 @@ pub async fn render(st: &AdminState, shards: Vec<Value>) -> String {
             .len();
         (shared.registrar.len(), shared.flows.len(), w)
     };
+    let flows_by: std::collections::BTreeMap<&'static str, usize> = {
+        let shared = st
+            .shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut m = std::collections::BTreeMap::new();
+        for f in shared.flows.values() {
+            *m.entry(f.transport.as_str()).or_default() += 1;
+        }
+        m
+    };
     o.one(
         REGISTRATIONS,
         "gauge",
@@ -298,6 +352,10 @@ pub async fn render(st: &AdminState, shards: Vec<Value>) -> String {
         "Known flows (connections and UDP sources).",
         flows as f64,
     );
+    o.head(FLOWS_BY_TRANSPORT, "gauge", "Known flows by transport.");
+    for (t, n) in &flows_by {
+        o.sample(FLOWS_BY_TRANSPORT, &[("transport", t)], *n as f64);
+    }
     o.head(
         INTERACTIONS_LIVE,
         "gauge",

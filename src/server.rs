@@ -226,6 +226,8 @@ pub async fn run_with_shards(
         config_path: path,
         running: Mutex::new(config.clone()),
         draining: std::sync::atomic::AtomicBool::new(false),
+        reloads_ok: Default::default(),
+        reloads_failed: Default::default(),
         tls: tls_slots,
         stop: tokio::sync::Notify::new(),
     });
@@ -430,15 +432,24 @@ fn handle_control(proxy: &mut Proxy, c: crate::admin::Control) {
                 .map(|((channel, device), n)| serde_json::json!({"channel": channel, "device": device, "n": n}))
                 .collect();
             let hist = |h: &crate::call::Histogram| serde_json::json!({"counts": h.counts.to_vec(), "sum_ms": h.sum_ms, "count": h.count});
-            let received: Vec<serde_json::Value> = p
-                .received
+            let by_kind = |m: &std::collections::BTreeMap<(&str, &str, &str), u64>| -> Vec<serde_json::Value> {
+                m.iter()
+                    .map(|((what, side, transport), n)| {
+                        serde_json::json!({"message": what, "side": side, "transport": transport, "n": n})
+                    })
+                    .collect()
+            };
+            let received = by_kind(&p.received);
+            let sent = by_kind(&p.sent);
+            let refusals: Vec<serde_json::Value> = p
+                .refusals
                 .iter()
-                .map(|((what, side, transport), n)| {
-                    serde_json::json!({"message": what, "side": side, "transport": transport, "n": n})
-                })
+                .map(|(code, n)| serde_json::json!({"code": code, "n": n}))
                 .collect();
             let _ = tx.send(serde_json::json!({
                 "received": received,
+                "sent": sent,
+                "refusals": refusals,
                 "histograms": {
                     "ring": hist(&c.ring),
                     "talk": hist(&c.talk),

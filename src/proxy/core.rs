@@ -160,6 +160,10 @@ enum TimerRef {
 pub struct Stats {
     /// Messages received, by (method or status class, side, transport).
     pub received: std::collections::BTreeMap<(&'static str, &'static str, &'static str), u64>,
+    /// Messages sent, by (method or status class, side, transport).
+    pub sent: std::collections::BTreeMap<(&'static str, &'static str, &'static str), u64>,
+    /// Error responses the edge itself answered, by code.
+    pub refusals: std::collections::BTreeMap<u16, u64>,
     pub forwarded_requests: u64,
     pub forwarded_responses: u64,
     pub retransmissions_absorbed: u64,
@@ -446,7 +450,25 @@ impl Proxy {
 
     /// The next thing to do, if any.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        let a = self.actions.pop_front()?;
+        if let Action::Send { dest, bytes } = &a {
+            let (side, transport) = match dest {
+                Dest::Addr(t, _) => ("core", t.as_str()),
+                Dest::Flow(f) => match self.shared().flows.get(f) {
+                    Some(flow) if self.config.is_pbx(flow.remote) => {
+                        ("core", flow.transport.as_str())
+                    }
+                    Some(flow) => ("access", flow.transport.as_str()),
+                    None => ("access", "unknown"),
+                },
+            };
+            *self
+                .stats
+                .sent
+                .entry((message_kind(bytes), side, transport))
+                .or_default() += 1;
+        }
+        Some(a)
     }
 
     /// A message parsed from `flow`.
@@ -744,6 +766,9 @@ impl Proxy {
             },
         ));
         let forwarded = e.client.is_some();
+        if code >= 300 {
+            *self.stats.refusals.entry(code).or_default() += 1;
+        }
         if e.tx.send_response(now, code, bytes.clone()) {
             let flow = e.flow.id;
             self.actions.push_back(Action::Send {
@@ -767,6 +792,9 @@ impl Proxy {
         headers: &[(&str, &str)],
     ) {
         self.stats.refused += 1;
+        if code >= 300 {
+            *self.stats.refusals.entry(code).or_default() += 1;
+        }
         if req.method() == Some(Method::Ack) {
             return;
         }
@@ -1449,6 +1477,24 @@ impl Proxy {
             self.servers.remove(&skey);
         }
     }
+}
+
+/// The method or status class a message's start line names (bounded
+/// values, for metrics).
+fn message_kind(bytes: &[u8]) -> &'static str {
+    if let Some(rest) = bytes.strip_prefix(b"SIP/2.0 ") {
+        return match rest.first() {
+            Some(b'1') => "1xx",
+            Some(b'2') => "2xx",
+            Some(b'3') => "3xx",
+            Some(b'4') => "4xx",
+            Some(b'5') => "5xx",
+            Some(b'6') => "6xx",
+            _ => "other",
+        };
+    }
+    let token = bytes.split(|&b| b == b' ').next().unwrap_or_default();
+    Method::from_bytes(token).as_str().unwrap_or("OTHER")
 }
 
 /// Whether `uri` names one of our listeners (IP literal and port).

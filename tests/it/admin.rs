@@ -55,6 +55,9 @@ fn calls_end_wrap_and_metrics_through_the_cli() {
     assert_eq!(detail["state"], "confirmed");
     assert!(detail["evidence"].as_array().unwrap().len() >= 2);
 
+    // A reload while the call is up does not drop it.
+    assert_eq!(edge.cli(&["reload"]).0, 0);
+    assert_eq!(json(&edge.cli(&["calls", "--json"]))[0]["state"], "talking");
     // Refusals: an unknown id, a bad --by.
     let (code, _, err) = edge.cli(&["end", "no-such-call"]);
     assert_eq!(code, 1);
@@ -110,6 +113,19 @@ fn calls_end_wrap_and_metrics_through_the_cli() {
         text.contains("sipedge_talk_duration_seconds_count 1"),
         "{text}"
     );
+    assert!(
+        text.contains(
+            "sipedge_sip_messages_sent_total{message=\"INVITE\",side=\"core\",transport=\"udp\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "sipedge_sip_messages_sent_total{message=\"BYE\",side=\"access\",transport=\"udp\"}"
+        ),
+        "sipedge's own BYE to the phone: {text}"
+    );
+    assert!(text.contains("sipedge_flows_by_transport{transport=\"udp\"}"));
     assert!(
         text.contains("sipedge_ring_duration_seconds_bucket{le=\"+Inf\"} 1"),
         "{text}"
@@ -269,6 +285,21 @@ fn reload_applies_a_valid_file_and_refuses_a_broken_one() {
     std::fs::write(&path, moved).unwrap();
     let v = json(&edge.cli(&["reload", "--json"]));
     assert_eq!(v["restart_needed"], serde_json::json!(["listen"]));
+    // Counted: three done (cli, SIGHUP, cli), one refused; the 503s of the
+    // rate limit by code.
+    let (_, text) = http_get(edge.metrics_port, "/metrics");
+    assert!(
+        text.contains("sipedge_reloads_total{result=\"ok\"} 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sipedge_reloads_total{result=\"failed\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sipedge_sip_refusals_total{code=\"503\"}"),
+        "{text}"
+    );
 }
 
 /// `sipedge drain`: new INVITEs get 503 + Retry-After, the live call goes
