@@ -813,13 +813,13 @@ fn print_agents(v: &serde_json::Value) {
             w => format!("{}s left", w["left_s"]),
         };
         println!(
-            "{:<14} {:<10} {:>6} {:>7}s  {:<24} {}",
+            "{:<14} {:<10} {:>6} {:>8}  {:<24} {}",
             a["agent"].as_str().unwrap_or_default(),
             a["device"].as_str().unwrap_or("-"),
             a["flow"].as_u64().map_or("-".into(), |f| f.to_string()),
             a["expires_in_s"]
                 .as_u64()
-                .map_or("-".into(), |f| f.to_string()),
+                .map_or("-".into(), |f| format!("{f}s")),
             wrap,
             a["contact"].as_str().unwrap_or("-"),
         );
