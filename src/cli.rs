@@ -416,7 +416,7 @@ fn run_cmd(path: &std::path::Path) -> ExitCode {
     let result = runtime.block_on(crate::server::run(
         config,
         Some(path.to_path_buf()),
-        shutdown_signal(),
+        crate::server::stop_signal(),
     ));
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -424,22 +424,6 @@ fn run_cmd(path: &std::path::Path) -> ExitCode {
             eprintln!("sipedge: {e}");
             ExitCode::from(1)
         }
-    }
-}
-
-/// SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
     }
 }
 

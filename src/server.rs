@@ -283,7 +283,7 @@ pub async fn run_with_shards(
                 info!(deadline_s = deadline.as_secs(), "Stop requested: draining.");
                 tokio::select! {
                     _ = crate::admin::drain(&admin, deadline) => {}
-                    () = second_signal() => warn!("Second signal: stopping now."),
+                    () = stop_signal() => warn!("Second signal: stopping now."),
                 }
             }
         }
@@ -337,7 +337,7 @@ async fn proxy_loop(
 }
 
 /// The next SIGINT or SIGTERM.
-async fn second_signal() {
+pub async fn stop_signal() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::client::{
-    TestCa, register_and_answer, register_and_take_call, tls_connect, ws_handshake,
+    TestCa, WsClient, register_and_answer, register_and_take_call, tls_connect, ws_handshake,
 };
 use super::daemon::{Scratch, Sipedge, Sipp, free_port};
 
@@ -42,16 +42,20 @@ pub fn assert_contact_ended(edge: &Sipedge, device: &str) {
     assert_eq!(d["agent"]["user_agent"], "JsSIP 3.10.1");
 }
 
+/// A plain WebSocket to 127.0.0.1:`port` offering `subprotocol`.
 async fn plain(
     port: u16,
     subprotocol: Option<&str>,
-) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+) -> Result<WsClient<tokio::net::TcpStream>, tokio_tungstenite::tungstenite::Error> {
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
-    ws_handshake(tcp, &format!("ws://127.0.0.1:{port}/"), subprotocol)
-        .await
-        .map(drop)
+    ws_handshake(tcp, &format!("ws://127.0.0.1:{port}/"), subprotocol).await
+}
+
+/// The `[[listen]]` table of a plain WebSocket listener.
+fn ws_listen(port: u16) -> String {
+    format!("[[listen]]\ntransport = \"ws\"\naddr = \"127.0.0.1:{port}\"\n")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,17 +63,8 @@ async fn a_browser_over_websocket_registers_and_takes_a_call_from_the_pbx() {
     let s = Scratch::new("ws-inbound");
     let (pbx_port, pbx) = pbx_registrar(&s);
     let ws_port = free_port();
-    let edge = Sipedge::start_with(
-        &s,
-        pbx_port,
-        &format!("[[listen]]\ntransport = \"ws\"\naddr = \"127.0.0.1:{ws_port}\"\n"),
-    );
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", ws_port))
-        .await
-        .unwrap();
-    let mut ws = ws_handshake(tcp, &format!("ws://127.0.0.1:{ws_port}/"), Some("sip"))
-        .await
-        .unwrap();
+    let edge = Sipedge::start_with(&s, pbx_port, &ws_listen(ws_port));
+    let mut ws = plain(ws_port, Some("sip")).await.unwrap();
     register_and_take_call(&mut ws, "WS", "ws").await;
     pbx_done(pbx).await;
     assert_contact_ended(&edge, "webrtc");
@@ -97,17 +92,16 @@ async fn a_browser_over_wss_registers_and_takes_a_call_from_the_pbx() {
 async fn an_upgrade_without_the_sip_subprotocol_is_refused() {
     let s = Scratch::new("ws-refuse");
     let ws_port = free_port();
-    let _edge = Sipedge::start_with(
-        &s,
-        free_port(),
-        &format!("[[listen]]\ntransport = \"ws\"\naddr = \"127.0.0.1:{ws_port}\"\n"),
-    );
+    let _edge = Sipedge::start_with(&s, free_port(), &ws_listen(ws_port));
     for offer in [None, Some("chat, superchat")] {
         match plain(ws_port, offer).await {
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
                 assert_eq!(resp.status(), 400, "{offer:?}")
             }
-            other => panic!("expected HTTP 400 for {offer:?}, got {other:?}"),
+            other => panic!(
+                "expected HTTP 400 for {offer:?}, got {:?}",
+                other.map(|_| "a WebSocket")
+            ),
         }
     }
 }
@@ -122,16 +116,9 @@ async fn a_closed_browser_tab_ends_the_call_after_the_grace() {
     let edge = Sipedge::start_with(
         &s,
         pbx_port,
-        &format!(
-            "[[listen]]\ntransport = \"ws\"\naddr = \"127.0.0.1:{ws_port}\"\n[dialog]\ntransport_loss_grace = \"1s\"\n"
-        ),
+        &(ws_listen(ws_port) + "[dialog]\ntransport_loss_grace = \"1s\"\n"),
     );
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", ws_port))
-        .await
-        .unwrap();
-    let mut ws = ws_handshake(tcp, &format!("ws://127.0.0.1:{ws_port}/"), Some("sip"))
-        .await
-        .unwrap();
+    let mut ws = plain(ws_port, Some("sip")).await.unwrap();
     register_and_answer(&mut ws, "WS", "ws").await;
     let closed = std::time::Instant::now();
     drop(ws);
