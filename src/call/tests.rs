@@ -993,3 +993,17 @@ fn forked_early_dialogs_count_once_and_only_the_answered_one_ends_it() {
         "the first fork's ringing counts"
     );
 }
+
+#[test]
+fn a_per_agent_wrap_time_overrides_the_default() {
+    let mut w = World::with(&format!(
+        "{CONFIG}[wrap]\nseconds = 30\n[wrap.agents]\n\"1001\" = 5\n"
+    ));
+    let (_, rr) = outbound_answered(&mut w);
+    w.feed(w.phone, &phone_req("BYE", 2, "z9hG4bKbye1", &rr, ""));
+    assert_eq!(of(&w, EventType::WrapStarted)[0].data["seconds"], 5);
+    w.advance(Duration::from_secs(6));
+    let e = of(&w, EventType::WrapEnded);
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].data["reason"], "timeout");
+}
