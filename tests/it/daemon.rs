@@ -230,7 +230,9 @@ impl Sipp {
         let [a, b] = scenario_args(scenario);
         let port = port.to_string();
         let mut args = vec![&*a, &*b, "-i", "127.0.0.1", "-p", &port, "-m", calls];
-        args.extend_from_slice(&["-timeout", "40s"]);
+        if !extra.contains(&"-timeout") {
+            args.extend_from_slice(&["-timeout", "40s"]);
+        }
         args.extend_from_slice(extra);
         Sipp::spawn(scratch, "pbx", &args)
     }

@@ -179,7 +179,9 @@ fn callee_busy_486() {
 fn lost_packets_are_recovered_by_retransmission() {
     let s = Scratch::new("lost");
     let pbx_port = free_port();
-    let pbx = pbx_uas(&s, pbx_port, "10", &["-lost", "5"]);
+    // Under simulated loss sipp's UAS can wait on a retransmission of its
+    // own; it gives up at 25 s, inside the 30 s bound.
+    let pbx = pbx_uas(&s, pbx_port, "10", &["-lost", "5", "-timeout", "25s"]);
     let edge = Sipedge::start(&s, pbx_port);
     Sipp::agent(&s, &edge.addr(), "uac", "10", &["-r", "20", "-lost", "5"]).succeeds(LIMIT);
     pbx.succeeds(LIMIT);
