@@ -408,3 +408,49 @@ fn json_logs_and_the_level_changes_on_reload() {
         .any(|l| l["level"] == "DEBUG");
     assert!(!debug_before_reload, "debug lines before the reload");
 }
+
+/// Raw API refusals a CLI cannot produce: a bad `by` is 400, an unknown
+/// interaction 404, both as JSON errors.
+#[test]
+fn the_api_refuses_bad_bodies_with_json_errors() {
+    use std::io::{Read, Write};
+    let s = Scratch::new("admin-raw");
+    let port = free_port();
+    let _edge = Sipedge::start_with(
+        &s,
+        free_port(),
+        &format!("[admin]\nlisten = \"127.0.0.1:{port}\"\n"),
+    );
+    let post = |path: &str, body: &str| -> (u16, serde_json::Value) {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(
+            c,
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = String::new();
+        c.read_to_string(&mut raw).unwrap();
+        let code = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let body = raw.split_once("\r\n\r\n").map(|x| x.1).unwrap_or_default();
+        (
+            code,
+            serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+        )
+    };
+    let (code, v) = post("/v1/calls/abc/end", "{\"by\":\"nobody\"}");
+    assert_eq!(code, 400);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("expected one of agent, contact, system"),
+        "{v}"
+    );
+    let (code, v) = post("/v1/calls/abc/end", "{\"by\":\"contact\"}");
+    assert_eq!(code, 404);
+    assert!(v["error"].as_str().unwrap().contains("abc"), "{v}");
+    let (code, v) = post("/v1/wrap/nobody/complete", "");
+    assert_eq!(code, 404, "{v}");
+}
