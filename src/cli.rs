@@ -564,9 +564,7 @@ fn outbox_status(config: &std::path::Path, json: bool) -> ExitCode {
         }
         None => 1,
     };
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now_ms = crate::server::unix_ms();
     let mut sinks = Vec::new();
     for kind in &config.events.sinks {
         let name = kind.as_str();

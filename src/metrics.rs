@@ -436,64 +436,59 @@ pub async fn render(st: &AdminState, shards: Vec<Value>) -> String {
     );
     let p = &st.pipeline;
     let next = p.next_seq.load(Ordering::Relaxed);
-    let per_sink = |o: &mut Out, name: &str, help: &str, v: &dyn Fn(&SinkStats) -> u64| {
-        o.head(name, "counter", help);
-        for s in &p.sinks {
-            o.sample(name, &[("sink", s.name)], v(s) as f64);
-        }
-    };
-    per_sink(
-        &mut o,
-        EVENTS_PUBLISHED,
-        "Events a sink delivered and had acknowledged.",
-        &|s| s.published.load(Ordering::Relaxed),
+    let now_ms = crate::server::unix_ms();
+    type PerSink<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Box<dyn Fn(&SinkStats) -> f64 + 'a>,
     );
-    per_sink(&mut o, PUBLISH_ERRORS, "Failed publish attempts.", &|s| {
-        s.errors.load(Ordering::Relaxed)
-    });
-    per_sink(
-        &mut o,
-        DEAD_LETTERED,
-        "Events a sink refused for good.",
-        &|s| s.dead.load(Ordering::Relaxed),
-    );
-    o.head(
-        BACKLOG,
-        "gauge",
-        "Events committed but not yet acknowledged, by sink.",
-    );
-    for s in &p.sinks {
-        let c = s.cursor.load(Ordering::Relaxed);
-        o.sample(BACKLOG, &[("sink", s.name)], next.saturating_sub(c) as f64);
-    }
-    o.head(
-        SINK_UP,
-        "gauge",
-        "1 while the sink's last attempt succeeded.",
-    );
-    for s in &p.sinks {
-        o.sample(
+    let per_sink: [PerSink<'_>; 6] = [
+        (
+            EVENTS_PUBLISHED,
+            "counter",
+            "Events a sink delivered and had acknowledged.",
+            Box::new(|s| s.published.load(Ordering::Relaxed) as f64),
+        ),
+        (
+            PUBLISH_ERRORS,
+            "counter",
+            "Failed publish attempts.",
+            Box::new(|s| s.errors.load(Ordering::Relaxed) as f64),
+        ),
+        (
+            DEAD_LETTERED,
+            "counter",
+            "Events a sink refused for good.",
+            Box::new(|s| s.dead.load(Ordering::Relaxed) as f64),
+        ),
+        (
+            BACKLOG,
+            "gauge",
+            "Events committed but not yet acknowledged, by sink.",
+            Box::new(|s| next.saturating_sub(s.cursor.load(Ordering::Relaxed)) as f64),
+        ),
+        (
             SINK_UP,
-            &[("sink", s.name)],
-            f64::from(u8::from(s.up.load(Ordering::Relaxed))),
-        );
-    }
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    o.head(
-        OLDEST_UNDELIVERED,
-        "gauge",
-        "Age of the oldest event a sink has not delivered (0 when caught up).",
-    );
-    for s in &p.sinks {
-        let t = s.oldest_ms.load(Ordering::Relaxed);
-        let age = if t == 0 {
-            0.0
-        } else {
-            (now_ms - t).max(0) as f64 / 1000.0
-        };
-        o.sample(OLDEST_UNDELIVERED, &[("sink", s.name)], age);
+            "gauge",
+            "1 while the sink's last attempt succeeded.",
+            Box::new(|s| f64::from(u8::from(s.up.load(Ordering::Relaxed)))),
+        ),
+        (
+            OLDEST_UNDELIVERED,
+            "gauge",
+            "Age of the oldest event a sink has not delivered (0 when caught up).",
+            Box::new(|s| match s.oldest_ms.load(Ordering::Relaxed) {
+                0 => 0.0,
+                t => (now_ms - t).max(0) as f64 / 1000.0,
+            }),
+        ),
+    ];
+    for (name, kind, help, value) in &per_sink {
+        o.head(name, kind, help);
+        for s in &p.sinks {
+            o.sample(name, &[("sink", s.name)], value(s));
+        }
     }
     o.one(
         OUTBOX_BYTES,

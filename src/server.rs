@@ -293,7 +293,7 @@ pub async fn run_with_shards(
 }
 
 /// Wall-clock now, Unix milliseconds.
-fn unix_ms() -> i64 {
+pub fn unix_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

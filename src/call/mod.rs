@@ -1196,19 +1196,14 @@ impl Calls {
             "started_at": rfc3339_ms(i.at_ms),
             "deadline_at": rfc3339_ms(i.at_ms + secs as i64 * 1000),
         });
-        let event = Event {
-            id: event_id(
-                &self.cfg.node_id,
-                &i.call_id,
-                &i.caller_tag,
-                EventType::WrapStarted.as_str(),
-            ),
-            kind: EventType::WrapStarted,
-            source: format!("sipedge://{}", self.cfg.node_id),
-            subject: i.id.clone(),
-            time_ms: i.at_ms,
+        let event = event_of(
+            &self.cfg.node_id,
+            (&i.call_id, &i.caller_tag),
+            &i.id,
+            EventType::WrapStarted,
+            i.at_ms,
             data,
-        };
+        );
         let agent = i.agent.clone();
         let wrap = Wrap {
             epoch: 0,
@@ -1241,19 +1236,14 @@ impl Calls {
             "ended_at": rfc3339_ms(w.started_ms + acw as i64),
             "acw_ms": acw,
         });
-        self.actions.push_back(CallAction::Emit(Event {
-            id: event_id(
-                &self.cfg.node_id,
-                &w.call_id,
-                &w.caller_tag,
-                EventType::WrapEnded.as_str(),
-            ),
-            kind: EventType::WrapEnded,
-            source: format!("sipedge://{}", self.cfg.node_id),
-            subject: w.interaction_id.clone(),
-            time_ms: w.started_ms + acw as i64,
+        self.actions.push_back(CallAction::Emit(event_of(
+            &self.cfg.node_id,
+            (&w.call_id, &w.caller_tag),
+            &w.interaction_id,
+            EventType::WrapEnded,
+            w.started_ms + acw as i64,
             data,
-        }));
+        )));
     }
 
     fn emit(&mut self, i: &Interaction, kind: EventType, now: Instant, data: serde_json::Value) {
@@ -1338,12 +1328,33 @@ fn make_event(
     now: Instant,
     data: serde_json::Value,
 ) -> Event {
+    let time_ms = i.invited_ms + i.ms_since_invite(now) as i64;
+    event_of(
+        node,
+        (&i.call_id, &i.caller_tag),
+        &i.id,
+        kind,
+        time_ms,
+        data,
+    )
+}
+
+/// An event of the dialog `(call_id, caller_tag)` (which makes its id)
+/// about interaction `subject`.
+fn event_of(
+    node: &str,
+    (call_id, caller_tag): (&[u8], &[u8]),
+    subject: &str,
+    kind: EventType,
+    time_ms: i64,
+    data: serde_json::Value,
+) -> Event {
     Event {
-        id: event_id(node, &i.call_id, &i.caller_tag, kind.as_str()),
+        id: event_id(node, call_id, caller_tag, kind.as_str()),
         kind,
         source: format!("sipedge://{node}"),
-        subject: i.id.to_string(),
-        time_ms: i.invited_ms + i.ms_since_invite(now) as i64,
+        subject: subject.to_string(),
+        time_ms,
         data,
     }
 }

@@ -283,7 +283,12 @@ fn no_answer_from_the_pbx_at_all_is_a_system_no_answer() {
 /// The UDP phone (flow 1) registers through the edge; the PBX accepts.
 fn register_phone(w: &mut World) {
     let reg = "REGISTER sip:pbx.example.com SIP/2.0\nVia: SIP/2.0/UDP 192.168.1.20:5060;branch=z9hG4bKreg1;rport\nMax-Forwards: 70\nFrom: <sip:1001@pbx.example.com>;tag=r1\nTo: <sip:1001@pbx.example.com>\nCall-ID: reg-1@phone\nCSeq: 1 REGISTER\nContact: <sip:1001@192.168.1.20:5060>\nExpires: 600\nUser-Agent: Yealink SIP-T46S\nContent-Length: 0\n\n";
-    let out = w.feed(w.phone, reg);
+    register(w, w.phone, reg, "<sip:1001@192.168.1.20:5060>");
+}
+
+/// A device registers over `flow` with `text`; the PBX grants `contact`.
+fn register(w: &mut World, flow: Flow, text: &str, contact: &str) {
+    let out = w.feed(flow, text);
     let fwd = out[0].1.clone();
     w.feed(
         w.pbx,
@@ -291,7 +296,7 @@ fn register_phone(w: &mut World) {
             &fwd,
             200,
             "reg",
-            "Contact: <sip:1001@192.168.1.20:5060>;expires=600\n",
+            &format!("Contact: {contact};expires=600\n"),
         ),
     );
 }
@@ -504,16 +509,11 @@ fn tcp_register(branch: &str) -> String {
 }
 
 fn register_on(w: &mut World, flow: Flow, branch: &str) {
-    let out = w.feed(flow, &tcp_register(branch));
-    let fwd = out[0].1.clone();
-    w.feed(
-        w.pbx,
-        &respond(
-            &fwd,
-            200,
-            "reg",
-            "Contact: <sip:1001@192.168.1.20:5062;transport=tcp;ob>;expires=600\n",
-        ),
+    register(
+        w,
+        flow,
+        &tcp_register(branch),
+        "<sip:1001@192.168.1.20:5062;transport=tcp;ob>",
     );
 }
 
