@@ -101,14 +101,18 @@ pub async fn drain(st: &AdminState, deadline: std::time::Duration) -> usize {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    // The events of the calls that just ended: let the sinks deliver them.
+    // The events of the calls that just ended: let the writer commit them
+    // and the sinks deliver them.
     loop {
+        let p = &st.pipeline;
+        let in_flight = p.handled.load(Ordering::Relaxed) < p.queued.load(Ordering::Relaxed);
         let next = st.pipeline.next_seq.load(Ordering::Relaxed);
         let behind = st
             .pipeline
             .sinks
             .iter()
             .any(|s| s.cursor.load(Ordering::Relaxed) < next);
+        let behind = behind || in_flight;
         if !behind || Instant::now() >= until {
             if behind {
                 tracing::warn!(

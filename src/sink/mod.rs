@@ -54,26 +54,35 @@ pub enum SinkError {
 pub struct EventTx {
     tx: mpsc::Sender<Event>,
     lost: Arc<AtomicU64>,
+    stats: Arc<PipelineStats>,
 }
 
 impl EventTx {
-    pub fn new(tx: mpsc::Sender<Event>) -> EventTx {
+    fn new(tx: mpsc::Sender<Event>, stats: Arc<PipelineStats>) -> EventTx {
         EventTx {
             tx,
             lost: Default::default(),
+            stats,
         }
     }
 
     /// Queues `e`; when the writer is this far behind, counts and logs the
     /// loss instead of blocking the SIP path.
     pub fn send(&self, e: Event) {
-        if let Err(err) = self.tx.try_send(e) {
-            let n = self.lost.fetch_add(1, Ordering::Relaxed) + 1;
-            let e = match err {
-                mpsc::error::TrySendError::Full(e) | mpsc::error::TrySendError::Closed(e) => e,
-            };
-            tracing::error!(id = %e.id, kind = e.kind.as_str(), lost = n, "Event queue full: event lost.");
+        match self.tx.try_send(e) {
+            Ok(()) => {
+                self.stats.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(err) => self.lose(err),
         }
+    }
+
+    fn lose(&self, err: mpsc::error::TrySendError<Event>) {
+        let n = self.lost.fetch_add(1, Ordering::Relaxed) + 1;
+        let e = match err {
+            mpsc::error::TrySendError::Full(e) | mpsc::error::TrySendError::Closed(e) => e,
+        };
+        tracing::error!(id = %e.id, kind = e.kind.as_str(), lost = n, "Event queue full: event lost.");
     }
 
     pub fn lost(&self) -> u64 {
@@ -105,6 +114,10 @@ pub struct PipelineStats {
     pub outbox_bytes: AtomicU64,
     pub outbox_max_bytes: AtomicU64,
     pub refused: AtomicU64,
+    /// Events taken by the channel, and those the writer has dealt with
+    /// (committed or refused): equal when nothing is in flight.
+    pub queued: AtomicU64,
+    pub handled: AtomicU64,
     pub sinks: Vec<Arc<SinkStats>>,
 }
 
@@ -160,6 +173,8 @@ pub fn start(config: &Config) -> Result<(EventTx, Arc<PipelineStats>), StartErro
         outbox_bytes: AtomicU64::new(ob.size()),
         outbox_max_bytes: AtomicU64::new(ob.max_bytes()),
         refused: AtomicU64::new(0),
+        queued: AtomicU64::new(0),
+        handled: AtomicU64::new(0),
         sinks: sinks.clone(),
     });
     let (durable_tx, durable_rx) = watch::channel(ob.next_seq());
@@ -204,6 +219,7 @@ pub fn start(config: &Config) -> Result<(EventTx, Arc<PipelineStats>), StartErro
                     }
                     stats.next_seq.store(ob.next_seq(), Ordering::Relaxed);
                     stats.outbox_bytes.store(ob.size(), Ordering::Relaxed);
+                    stats.handled.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 }
             })
             .map_err(fail)?;
@@ -218,7 +234,7 @@ pub fn start(config: &Config) -> Result<(EventTx, Arc<PipelineStats>), StartErro
         };
         tokio::spawn(run_sink(sink, st, dir.clone(), durable_rx.clone()));
     }
-    Ok((EventTx::new(tx), stats))
+    Ok((EventTx::new(tx, stats.clone()), stats))
 }
 
 enum Sink {
