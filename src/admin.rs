@@ -123,6 +123,8 @@ pub async fn drain(st: &AdminState, deadline: std::time::Duration) -> usize {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    let p = st.pipeline.clone();
+    let _ = tokio::task::spawn_blocking(move || p.persist_cursors()).await;
     tracing::info!(live_calls_left = live, "Drained.");
     st.stop.notify_one();
     live

@@ -55,6 +55,9 @@ pub const TALK: &str = "sipedge_talk_duration_seconds";
 pub const HOLD: &str = "sipedge_hold_duration_seconds";
 pub const WRAP: &str = "sipedge_wrap_duration_seconds";
 pub const OLDEST_UNDELIVERED: &str = "sipedge_outbox_oldest_undelivered_seconds";
+pub const DELIVERY_LATENCY: &str = "sipedge_event_delivery_seconds";
+pub const PUBLISH_LATENCY: &str = "sipedge_sink_publish_seconds";
+pub const COMMIT_LATENCY: &str = "sipedge_outbox_commit_seconds";
 
 /// Every metric name this module exports.
 pub const ALL: &[&str] = &[
@@ -88,6 +91,9 @@ pub const ALL: &[&str] = &[
     OUTBOX_REFUSED,
     SINK_UP,
     OLDEST_UNDELIVERED,
+    DELIVERY_LATENCY,
+    PUBLISH_LATENCY,
+    COMMIT_LATENCY,
     RECEIVED,
     SENT,
     REFUSALS,
@@ -119,6 +125,22 @@ impl Out {
             self.0.push('}');
         }
         let _ = writeln!(self.0, " {v}");
+    }
+    /// The samples of a latency histogram (after its `head`).
+    fn latency(&mut self, name: &str, labels: &[(&str, &str)], h: &crate::sink::Latency) {
+        let (cum, sum) = h.snapshot();
+        let bucket = format!("{name}_bucket");
+        for (i, n) in cum.iter().enumerate() {
+            let le = crate::sink::Latency::BOUNDS
+                .get(i)
+                .map_or_else(|| "+Inf".to_string(), |b| b.to_string());
+            let mut l = labels.to_vec();
+            l.push(("le", &le));
+            self.sample(&bucket, &l, *n as f64);
+        }
+        let count = cum.last().copied().unwrap_or(0);
+        self.sample(&format!("{name}_sum"), labels, sum);
+        self.sample(&format!("{name}_count"), labels, count as f64);
     }
     fn one(&mut self, name: &str, kind: &str, help: &str, v: f64) {
         self.head(name, kind, help);
@@ -490,6 +512,31 @@ pub async fn render(st: &AdminState, shards: Vec<Value>) -> String {
             o.sample(name, &[("sink", s.name)], value(s));
         }
     }
+    type Pick = fn(&SinkStats) -> &crate::sink::Latency;
+    let latencies: [(&str, &str, Pick); 2] = [
+        (
+            DELIVERY_LATENCY,
+            "Seconds from an event's time (for interaction.ended, the BYE's arrival) to the sink's acknowledgement.",
+            |s| &s.delivery,
+        ),
+        (
+            PUBLISH_LATENCY,
+            "Seconds one publish to a sink took, up to its acknowledgement.",
+            |s| &s.publish,
+        ),
+    ];
+    for (name, help, pick) in latencies {
+        o.head(name, "histogram", help);
+        for s in &p.sinks {
+            o.latency(name, &[("sink", s.name)], pick(s));
+        }
+    }
+    o.head(
+        COMMIT_LATENCY,
+        "histogram",
+        "Seconds one outbox group commit (write and fdatasync) took.",
+    );
+    o.latency(COMMIT_LATENCY, &[], &p.commit);
     o.one(
         OUTBOX_BYTES,
         "gauge",

@@ -204,7 +204,7 @@ pub async fn run_with_shards(
     let (control_tx, control_rx): (Vec<_>, Vec<_>) = (0..shards).map(|_| mpsc::channel(64)).unzip();
     for (i, (rx, control)) in receivers.into_iter().zip(control_rx).enumerate() {
         let mut proxy = Proxy::shard(&config, shared.clone(), i == 0);
-        proxy.set_wall_anchor(Instant::now(), unix_ms());
+        proxy.set_wall_anchor_us(Instant::now(), unix_us());
         let out = Outbound {
             flows: flows.clone(),
             udp: udp.clone(),
@@ -299,6 +299,13 @@ pub fn unix_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Wall clock, Unix microseconds.
+pub fn unix_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
 /// How often the call core's wall clock is re-anchored (NTP may move it).
 const ANCHOR_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -312,7 +319,7 @@ async fn proxy_loop(
     loop {
         if anchored.elapsed() >= ANCHOR_EVERY {
             anchored = Instant::now();
-            proxy.set_wall_anchor(anchored, unix_ms());
+            proxy.set_wall_anchor_us(anchored, unix_us());
         }
         let deadline = proxy.poll_timeout();
         tokio::select! {

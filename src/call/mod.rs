@@ -229,8 +229,8 @@ fn key_hash(parts: &[&[u8]]) -> u64 {
 /// The call core of one shard.
 pub struct Calls {
     cfg: CallConfig,
-    /// Wall clock at a monotonic instant: wall(t) = ms + (t − instant);
-    /// unset, times read as the Unix epoch.
+    /// Wall clock (Unix µs) at a monotonic instant: wall(t) = µs +
+    /// (t − instant); unset, times read as the Unix epoch.
     anchor: Option<(Instant, i64)>,
     next_seq: u64,
     live: HashMap<u64, Box<Interaction>>,
@@ -287,15 +287,23 @@ impl Calls {
     /// Re-anchors the wall clock (the driver does this now and then, so
     /// long uptimes follow NTP; durations never depend on it).
     pub fn set_wall_anchor(&mut self, now: Instant, unix_ms: i64) {
-        self.anchor = Some((now, unix_ms));
+        self.set_wall_anchor_us(now, unix_ms.saturating_mul(1000));
     }
 
+    /// The same to the microsecond (event times are whole milliseconds,
+    /// truncated from this, not from an already truncated anchor).
+    pub fn set_wall_anchor_us(&mut self, now: Instant, unix_us: i64) {
+        self.anchor = Some((now, unix_us));
+    }
+
+    /// Unix ms at `t`.
     fn wall(&self, t: Instant) -> i64 {
-        let Some((i, ms)) = self.anchor else { return 0 };
-        match t.checked_duration_since(i) {
-            Some(d) => ms + d.as_millis() as i64,
-            None => ms - i.saturating_duration_since(t).as_millis() as i64,
-        }
+        let Some((i, us)) = self.anchor else { return 0 };
+        let at = match t.checked_duration_since(i) {
+            Some(d) => us + d.as_micros() as i64,
+            None => us - i.saturating_duration_since(t).as_micros() as i64,
+        };
+        at.div_euclid(1000)
     }
 
     fn board(&self) -> MutexGuard<'_, WrapBoard> {

@@ -325,6 +325,11 @@ impl Proxy {
         self.calls.set_wall_anchor(now, unix_ms);
     }
 
+    /// The same to the microsecond.
+    pub fn set_wall_anchor_us(&mut self, now: Instant, unix_us: i64) {
+        self.calls.set_wall_anchor_us(now, unix_us);
+    }
+
     /// The call core (read-only: live calls, stats).
     pub fn calls(&self) -> &Calls {
         &self.calls

@@ -38,6 +38,12 @@ const SINK_BATCH: usize = 256;
 /// Longest wait between retries of a failing sink.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// How often a moved cursor is written to disk. Not after every batch: two
+/// fsyncs there would sit in front of the next event's publish. A crash
+/// replays at most this much from the last written cursor, with the same
+/// ids (JetStream's duplicate window drops them); a drain writes them last.
+pub const CURSOR_EVERY: Duration = Duration::from_millis(200);
+
 /// Why a publish failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SinkError {
@@ -96,6 +102,8 @@ pub struct SinkStats {
     pub name: &'static str,
     /// Next sequence number not yet acknowledged.
     pub cursor: AtomicU64,
+    /// The cursor as last written to disk (see [`CURSOR_EVERY`]).
+    pub persisted: AtomicU64,
     pub published: AtomicU64,
     pub errors: AtomicU64,
     pub dead: AtomicU64,
@@ -104,6 +112,52 @@ pub struct SinkStats {
     /// Wall time (Unix ms) of the oldest event it has not delivered, 0
     /// when caught up.
     pub oldest_ms: std::sync::atomic::AtomicI64,
+    /// Seconds from an event's `time` (for `interaction.ended`, the BYE's
+    /// arrival) to the sink's acknowledgement of it.
+    pub delivery: Latency,
+    /// Seconds one publish call took (a batch, up to the broker's ack).
+    pub publish: Latency,
+}
+
+/// A fixed-bucket latency histogram written by one sink task and read by
+/// scrapes (relaxed atomics: a scrape may see a sample half-added, never
+/// a torn count).
+#[derive(Debug, Default)]
+pub struct Latency {
+    counts: [AtomicU64; Latency::BOUNDS.len() + 1],
+    sum_us: AtomicU64,
+}
+
+impl Latency {
+    /// Upper bounds in seconds.
+    pub const BOUNDS: [f64; 16] = [
+        0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+        5.0, 30.0,
+    ];
+
+    pub fn observe_us(&self, us: u64) {
+        let s = us as f64 / 1e6;
+        let i = Self::BOUNDS
+            .iter()
+            .position(|b| s <= *b)
+            .unwrap_or(Self::BOUNDS.len());
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// Cumulative counts per bound then +Inf, and the sum in seconds.
+    pub fn snapshot(&self) -> (Vec<u64>, f64) {
+        let mut acc = 0;
+        let cum = self
+            .counts
+            .iter()
+            .map(|c| {
+                acc += c.load(Ordering::Relaxed);
+                acc
+            })
+            .collect();
+        (cum, self.sum_us.load(Ordering::Relaxed) as f64 / 1e6)
+    }
 }
 
 /// Counters of the pipeline.
@@ -118,7 +172,26 @@ pub struct PipelineStats {
     /// (committed or refused): equal when nothing is in flight.
     pub queued: AtomicU64,
     pub handled: AtomicU64,
+    /// Seconds one group commit (write + fdatasync) took.
+    pub commit: Latency,
     pub sinks: Vec<Arc<SinkStats>>,
+    pub dir: PathBuf,
+}
+
+impl PipelineStats {
+    /// Writes every cursor that moved since it was last written.
+    pub fn persist_cursors(&self) {
+        for s in &self.sinks {
+            let c = s.cursor.load(Ordering::Relaxed);
+            if c == s.persisted.load(Ordering::Relaxed) {
+                continue;
+            }
+            match outbox::write_cursor(&self.dir, s.name, c) {
+                Ok(()) => s.persisted.store(c, Ordering::Relaxed),
+                Err(e) => tracing::error!(sink = s.name, error = %e, "Cursor write failed."),
+            }
+        }
+    }
 }
 
 /// The outbox directory under a data dir.
@@ -164,6 +237,7 @@ pub fn start(config: &Config) -> Result<(EventTx, Arc<PipelineStats>), StartErro
         sinks.push(Arc::new(SinkStats {
             name,
             cursor: AtomicU64::new(cursor),
+            persisted: AtomicU64::new(cursor),
             up: std::sync::atomic::AtomicBool::new(true),
             ..Default::default()
         }));
@@ -175,8 +249,22 @@ pub fn start(config: &Config) -> Result<(EventTx, Arc<PipelineStats>), StartErro
         refused: AtomicU64::new(0),
         queued: AtomicU64::new(0),
         handled: AtomicU64::new(0),
+        commit: Latency::default(),
         sinks: sinks.clone(),
+        dir: dir.clone(),
     });
+    {
+        let stats = stats.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CURSOR_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let st = stats.clone();
+                let _ = tokio::task::spawn_blocking(move || st.persist_cursors()).await;
+            }
+        });
+    }
     let (durable_tx, durable_rx) = watch::channel(ob.next_seq());
     let (tx, mut rx) = mpsc::channel::<Event>(EVENT_QUEUE);
     {
@@ -195,7 +283,12 @@ pub fn start(config: &Config) -> Result<(EventTx, Arc<PipelineStats>), StartErro
                             Err(_) => break,
                         }
                     }
-                    match ob.append(&batch) {
+                    let started = std::time::Instant::now();
+                    let appended = ob.append(&batch);
+                    stats.commit.observe_us(
+                        started.elapsed().as_micros().try_into().unwrap_or(u64::MAX),
+                    );
+                    match appended {
                         Ok(a) => {
                             if a.refused > 0 {
                                 stats.refused.fetch_add(a.refused as u64, Ordering::Relaxed);
@@ -295,8 +388,19 @@ async fn run_sink(
         }
         let mut done = 0;
         while done < batch.len() {
-            match sink.publish(&batch[done..]).await {
+            let started = std::time::Instant::now();
+            let res = sink.publish(&batch[done..]).await;
+            st.publish
+                .observe_us(started.elapsed().as_micros().try_into().unwrap_or(u64::MAX));
+            match res {
                 Ok(n) if n > 0 => {
+                    let acked_us = crate::server::unix_us();
+                    for (_, p) in batch.iter().skip(done).take(n) {
+                        if let Some(t) = event_time_ms(p) {
+                            let us = acked_us.saturating_sub(t.saturating_mul(1000));
+                            st.delivery.observe_us(us.max(0) as u64);
+                        }
+                    }
                     done += n;
                     st.published.fetch_add(n as u64, Ordering::Relaxed);
                     if failing {
@@ -339,11 +443,6 @@ async fn run_sink(
             }
             let next = batch[done.saturating_sub(1).min(batch.len() - 1)].0 + 1;
             if done > 0 && next > st.cursor.load(Ordering::Relaxed) {
-                if let Err(e) =
-                    tokio::task::block_in_place(|| outbox::write_cursor(&dir, name, next))
-                {
-                    tracing::error!(sink = name, error = %e, "Cursor write failed.");
-                }
                 st.cursor.store(next, Ordering::Relaxed);
             }
         }

@@ -111,6 +111,7 @@ async fn events_wait_for_a_late_broker_then_arrive_in_order_once() {
     tokio::task::block_in_place(|| one_call(&s, &edge));
     // The file sink has them; NATS is down, so they wait in the outbox.
     let in_file = tokio::task::block_in_place(|| edge.wait_events("wrap.started", 1));
+    let written = std::time::Instant::now();
     assert_eq!(in_file.len(), 1);
     let ids: Vec<String> = edge
         .events()
@@ -146,6 +147,7 @@ async fn events_wait_for_a_late_broker_then_arrive_in_order_once() {
     // in order, each once.
     drop(edge);
     let nats = Nats::start(&s, nats_port);
+    let waited = written.elapsed();
     let edge = Sipedge::start_with(&s, pbx_port, &nats_config(nats_port));
     tokio::task::block_in_place(|| {
         wait_for(
@@ -154,6 +156,16 @@ async fn events_wait_for_a_late_broker_then_arrive_in_order_once() {
             || std::fs::read_to_string(&cursor).is_ok_and(|c| c.trim() == "5"),
         )
     });
+    // The delivery latency histogram counts each of them once, with at
+    // least the time they waited for the broker.
+    let text = super::daemon::http_get(edge.metrics_port, "/metrics").1;
+    assert_eq!(metric(&text, "sipedge_event_delivery_seconds_count"), 4.0);
+    let sum = metric(&text, "sipedge_event_delivery_seconds_sum");
+    assert!(
+        sum >= 4.0 * waited.as_secs_f64(),
+        "delivery latency sum {sum} s < 4 × the {waited:?} the events waited"
+    );
+    assert!(metric(&text, "sipedge_sink_publish_seconds_count") >= 1.0);
     let got = stream_messages(&nats.url()).await;
     let got_ids: Vec<&str> = got.iter().map(|(_, id, _)| id.as_str()).collect();
     assert_eq!(got_ids, ids.iter().map(String::as_str).collect::<Vec<_>>());

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# End-to-end event latency: BYE in → JetStream acknowledgement.
+#
+# A sipp UAC (the agents, uac_rr.xml) calls a sipp UAS (the PBX, uas_rr.xml)
+# through `sipedge run` at RATE calls/s for SECONDS; sipedge publishes every
+# event to a real nats-server with JetStream (file store in a temp dir). The
+# daemon measures, per event, the time from the event's `time` (for
+# interaction.ended: when the BYE arrived) to the broker's publish ack, in
+# the histogram sipedge_event_delivery_seconds{sink="nats"}; this script
+# waits until every committed event is acknowledged, scrapes /metrics and
+# reports p50/p90/p99 (linear interpolation inside a bucket, as Prometheus'
+# histogram_quantile does, and the bucket's upper bound as a ceiling), and
+# checks the stream holds exactly as many messages as sipedge published.
+#
+# Usage: benches/load/e2e_latency.sh
+# Environment: RATE (default 200), DURATION (seconds, default 30), TALK_MS (default 1000).
+# Everything runs on 127.0.0.1, is started here and stopped by its PID; the
+# run is bounded in calls and time.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+rate=${RATE:-200}
+secs=${DURATION:-30}
+talk=${TALK_MS:-1000}
+work=$(mktemp -d -t sipedge-e2e.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap 'cleanup; rm -rf "$work"' EXIT
+
+for b in sipp nats-server curl python3; do
+  command -v "$b" >/dev/null || { echo "$b missing (scripts/test.sh installs sipp and nats-server)"; exit 1; }
+done
+free_port() { python3 -c 'import socket,sys;t=socket.SOCK_DGRAM if sys.argv[1]=="u" else socket.SOCK_STREAM;s=socket.socket(socket.AF_INET,t);s.bind(("127.0.0.1",0));print(s.getsockname()[1])' "$1"; }
+wait_until() { # wait_until SECONDS CMD...: poll CMD every 50 ms, bounded.
+  local end=$((SECONDS + $1)); shift
+  until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.05; done
+}
+
+cargo build --release --quiet
+
+nats_port=$(free_port t); nats_http=$(free_port t)
+nats-server -js -a 127.0.0.1 -p "$nats_port" -m "$nats_http" -sd "$work/js" > "$work/nats.log" 2>&1 &
+pids+=($!)
+wait_until 10 bash -c "ss -ltn | grep -q ':$nats_port '"
+
+uas_port=$(free_port u); proxy_port=$(free_port u); metrics_port=$(free_port t)
+cat > "$work/edge.toml" <<TOML
+[node]
+data_dir = "$work/data"
+[[listen]]
+transport = "udp"
+addr = "127.0.0.1:$proxy_port"
+[pbx]
+addrs = ["127.0.0.1:$uas_port"]
+[sip]
+rate_limit = 0
+[events]
+sinks = ["nats"]
+[events.nats]
+url = "nats://127.0.0.1:$nats_port"
+[metrics]
+listen = "127.0.0.1:$metrics_port"
+[admin]
+socket = "$work/admin.sock"
+TOML
+"$root/target/release/sipedge" run --config "$work/edge.toml" > "$work/edge.log" 2>&1 &
+edge=$!; pids+=("$edge")
+wait_until 10 curl -sf "http://127.0.0.1:$metrics_port/ready" -o /dev/null
+# The sink connects (and creates the stream) on its first publish; warm it
+# with one call so the first measured events do not include the connect.
+sipp -sf benches/load/uas_rr.xml -i 127.0.0.1 -p "$uas_port" -nostdin -timeout $((secs + 60))s > "$work/uas.out" 2>&1 &
+pids+=($!)
+calls=$((rate * secs))
+echo "e2e latency: $calls calls at $rate calls/s, talk ${talk} ms, sipedge → nats-server JetStream"
+sipp -sf benches/load/uac_rr.xml "127.0.0.1:$proxy_port" -s 1002 -i 127.0.0.1 -p "$(free_port u)" -r "$rate" -m "$calls" -d "$talk" \
+  -nostdin -timeout $((secs + 30))s -max_socket 10000 > "$work/uac.out" 2>&1 || true
+ok=$(awk -F'|' '/Successful call/{gsub(/ /,"",$3); print $3}' "$work/uac.out" | tail -1)
+failed=$(awk -F'|' '/Failed call/{gsub(/ /,"",$3); print $3}' "$work/uac.out" | tail -1)
+echo "calls: ok=${ok:-0} failed=${failed:-?}"
+
+metrics() { curl -sf "http://127.0.0.1:$metrics_port/metrics"; }
+caught_up() { metrics | awk '/^sipedge_outbox_backlog_events\{sink="nats"\}/{exit !($2==0)}'; }
+wait_until 60 caught_up || { echo "nats sink did not catch up within 60 s"; exit 1; }
+metrics > "$work/metrics.txt"
+curl -sf "http://127.0.0.1:$nats_http/jsz?streams=true" > "$work/jsz.json"
+python3 - "$work/metrics.txt" "$work/jsz.json" <<'PY'
+import json, re, sys
+text = open(sys.argv[1]).read()
+def hist(name):
+    b = [(float('inf') if le == '+Inf' else float(le), float(c)) for le, c in
+         re.findall(name + r'_bucket\{(?:sink="nats",)?le="([^"]+)"\} (\S+)', text)]
+    return b, (b[-1][1] if b else 0.0)
+def q(b, count, p):
+    rank, lo, prev = p * count, 0.0, 0.0
+    for le, c in b:
+        if c >= rank:
+            if le == float('inf'):
+                return lo, le
+            return lo + (le - lo) * (rank - prev) / max(c - prev, 1e-9), le
+        lo, prev = le, c
+    return float('nan'), float('nan')
+published = float(re.search(r'sipedge_events_published_total\{sink="nats"\} (\S+)', text)[1])
+stored = sum(s["state"]["messages"] for a in json.load(open(sys.argv[2])).get("account_details", [])
+             for s in a.get("stream_detail", []))
+print(f"events acknowledged by JetStream: {int(published)}, messages in the stream: {stored}")
+for name, what in [("sipedge_event_delivery_seconds", "event time → JetStream ack"),
+                   ("sipedge_sink_publish_seconds", "one publish batch → its acks"),
+                   ("sipedge_outbox_commit_seconds", "outbox write + fdatasync")]:
+    b, count = hist(name)
+    for p in (0.5, 0.9, 0.99):
+        est, ceil = q(b, count, p)
+        print(f"{what:<28} p{int(p*100):<2} {est*1000:6.2f} ms (bucket ≤ {ceil*1000:g} ms, n={int(count)})")
+PY
