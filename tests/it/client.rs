@@ -283,8 +283,8 @@ pub async fn register_and_take_call(c: &mut impl SipClient, via: &str, facing: &
     c.send(response(&bye, 200, &[])).await;
 }
 
-/// [`register_and_take_call`] up to the PBX's ACK.
-pub async fn register_and_answer(c: &mut impl SipClient, via: &str, facing: &str) {
+/// [`register_and_take_call`] up to the PBX's ACK; returns the INVITE.
+pub async fn register_and_answer(c: &mut impl SipClient, via: &str, facing: &str) -> sip::Message {
     let contact = format!(
         "<sip:1001@df7jal23ls0d.invalid;transport={}>",
         via.to_ascii_lowercase()
@@ -320,4 +320,5 @@ pub async fn register_and_answer(c: &mut impl SipClient, via: &str, facing: &str
         None,
         "sipedge popped its own Route entries"
     );
+    invite
 }

@@ -50,6 +50,8 @@ pub struct Sipedge {
     /// `/metrics`, `/live`, `/ready`.
     pub metrics_port: u16,
     dir: PathBuf,
+    /// The nats-server its events also go to ([`Sipedge::on_bus`]).
+    bus: Option<super::nats::Nats>,
 }
 
 impl Sipedge {
@@ -83,6 +85,7 @@ impl Sipedge {
             port,
             metrics_port,
             dir: scratch.0.clone(),
+            bus: None,
         };
         // Every listener is bound once the proxy says it runs.
         let log = scratch.0.join("sipedge.log");
@@ -96,6 +99,75 @@ impl Sipedge {
             std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Proxy running."))
         });
         me
+    }
+
+    /// Like [`start_with`](Self::start_with), with events going to a
+    /// nats-server of its own (JetStream) as well as to the file; check
+    /// them with [`bus_agrees`](Self::bus_agrees).
+    pub fn on_bus(scratch: &Scratch, pbx_port: u16, extra: &str) -> Sipedge {
+        let nats = super::nats::Nats::start(scratch, free_port());
+        let mut me = Sipedge::start_with(
+            scratch,
+            pbx_port,
+            &(super::nats::nats_config(nats.port) + extra),
+        );
+        me.bus = Some(nats);
+        me
+    }
+
+    /// Waits (bounded) until the NATS sink has delivered everything the
+    /// file sink has, then checks a JetStream consumer sees exactly the
+    /// same events, once each, in order, on `sipedge.<type>` with
+    /// `Nats-Msg-Id` = id; and that `sipedge_interactions_ended_total`
+    /// counts the `interaction.ended` events by their labels. Returns the
+    /// events read from JetStream.
+    pub fn bus_agrees(&self) -> Vec<serde_json::Value> {
+        let nats = self.bus.as_ref().expect("started with Sipedge::on_bus");
+        let metric = |text: &str, line: &str| -> Option<f64> {
+            text.lines()
+                .find_map(|l| l.strip_prefix(line))
+                .and_then(|v| v.trim().parse().ok())
+        };
+        let mut file = Vec::new();
+        let mut text = String::new();
+        wait_for("the NATS sink to catch up", Duration::from_secs(20), || {
+            file = self.events();
+            text = http_get(self.metrics_port, "/metrics").1;
+            metric(&text, "sipedge_outbox_backlog_events{sink=\"nats\"} ") == Some(0.0)
+                && metric(&text, "sipedge_events_published_total{sink=\"nats\"} ")
+                    == Some(file.len() as f64)
+        });
+        let bus = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(super::nats::stream_messages(&nats.url()));
+        assert_eq!(bus.len(), file.len(), "JetStream holds each event once");
+        for ((subject, msg_id, e), f) in bus.iter().zip(&file) {
+            assert_eq!(e, f, "JetStream and the file sink agree");
+            let kind = f["type"].as_str().unwrap();
+            assert_eq!(subject.as_str(), kind, "subject is sipedge.<type>");
+            assert_eq!(Some(msg_id.as_str()), f["id"].as_str());
+        }
+        let mut by_labels = std::collections::BTreeMap::<String, f64>::new();
+        for e in file
+            .iter()
+            .filter(|e| e["type"] == "sipedge.interaction.ended")
+        {
+            let d = &e["data"];
+            let line = format!(
+                "sipedge_interactions_ended_total{{ended_by=\"{}\",end_reason=\"{}\",channel=\"{}\",device=\"{}\"}} ",
+                d["ended_by"].as_str().unwrap(),
+                d["end_reason"].as_str().unwrap(),
+                d["channel"].as_str().unwrap(),
+                d["device"].as_str().unwrap()
+            );
+            *by_labels.entry(line).or_default() += 1.0;
+        }
+        for (line, n) in by_labels {
+            assert_eq!(metric(&text, &line), Some(n), "{line} in:\n{text}");
+        }
+        bus.into_iter().map(|(_, _, e)| e).collect()
     }
 
     pub fn addr(&self) -> String {

@@ -13,6 +13,7 @@ mod nats;
 mod parser;
 mod proxy_sipp;
 mod refusals;
+mod scenarios;
 mod support;
 mod systemd;
 mod tls;

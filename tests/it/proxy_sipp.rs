@@ -1,6 +1,7 @@
 //! Calls through `sipedge run` with real sipp phones and a sipp PBX, over
 //! UDP and TCP: both hang-up directions, CANCEL, 486, lost packets — and the
-//! events each one leaves in the file sink.
+//! events each one leaves in the file sink and on a real nats-server's
+//! JetStream stream, with the counters that move with them.
 
 use std::time::Duration;
 
@@ -40,7 +41,7 @@ fn outbound_call(transport: &str) {
     let s = Scratch::new(&format!("outbound-{transport}"));
     let pbx_port = free_port();
     let pbx = pbx_uas(&s, pbx_port, "1", &[]);
-    let edge = Sipedge::start(&s, pbx_port);
+    let edge = Sipedge::on_bus(&s, pbx_port, "");
     Sipp::agent(
         &s,
         &edge.addr(),
@@ -56,7 +57,9 @@ fn outbound_call(transport: &str) {
     assert_eq!(d["agent"]["id"], "sipp", "the From user sipp sends");
     // sipp pauses 1 s between ACK and BYE; the edge sees the same gap.
     let talk = d["durations"]["talk_ms"].as_u64().unwrap();
-    assert!((950..=1_150).contains(&talk), "talk_ms {talk}");
+    assert!((950..=1_050).contains(&talk), "talk_ms {talk}");
+    let bus = edge.bus_agrees();
+    assert_eq!(bus.len(), 4, "started, answered, ended, wrap.started");
 
     // The CLI reads the same events from the outbox.
     let config = s.0.join("sipedge.toml");
@@ -85,8 +88,16 @@ fn outbound_call(transport: &str) {
     });
     let status: Value = serde_json::from_str(&cli(&["outbox", "status", "--json"])).unwrap();
     assert_eq!(status["next_seq"], 5);
-    assert_eq!(status["sinks"][0]["sink"], "file");
-    assert_eq!(status["sinks"][0]["backlog_events"], 0);
+    for sink in status["sinks"].as_array().unwrap() {
+        assert_eq!(sink["backlog_events"], 0, "{sink}");
+    }
+    let sinks: Vec<&str> = status["sinks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["sink"].as_str())
+        .collect();
+    assert_eq!(sinks, ["nats", "file"]);
 }
 
 #[test]
@@ -118,7 +129,7 @@ fn inbound(transport: &str, pbx_scenario: &str) -> Value {
     let s = Scratch::new(&format!("inbound-{transport}-{pbx_scenario}"));
     let pbx_port = free_port();
     let pbx = Sipp::pbx(&s, pbx_port, pbx_scenario, "1", &[]);
-    let edge = Sipedge::start(&s, pbx_port);
+    let edge = Sipedge::on_bus(&s, pbx_port, "");
     let agent = Sipp::agent(
         &s,
         &edge.addr(),
@@ -132,6 +143,7 @@ fn inbound(transport: &str, pbx_scenario: &str) -> Value {
     assert_end(&d, "contact", "bye", "hardphone");
     assert_eq!(d["direction"], "inbound");
     assert_eq!(d["end_side"], "caller");
+    edge.bus_agrees();
     d
 }
 
@@ -151,10 +163,12 @@ fn pair(name: &str, pbx_scenario: &str, agent_scenario: &str) -> Value {
     let s = Scratch::new(name);
     let pbx_port = free_port();
     let pbx = Sipp::pbx(&s, pbx_port, pbx_scenario, "1", &[]);
-    let edge = Sipedge::start(&s, pbx_port);
+    let edge = Sipedge::on_bus(&s, pbx_port, "");
     Sipp::agent(&s, &edge.addr(), agent_scenario, "1", &[]).succeeds(LIMIT);
     pbx.succeeds(LIMIT);
-    the_end(&edge)
+    let d = the_end(&edge);
+    edge.bus_agrees();
+    d
 }
 
 /// CANCEL before answer: 200 to the CANCEL, CANCEL hop by hop to the PBX,
