@@ -60,13 +60,9 @@ pub struct AdminState {
     pub config_path: Option<std::path::PathBuf>,
     /// The configuration in force.
     pub running: Mutex<crate::config::Config>,
-    /// The TLS/WSS listeners' acceptors (a reload reloads their
-    /// certificates).
-    pub tls: Vec<(
-        crate::config::TransportKind,
-        SocketAddr,
-        crate::transport::tls::Acceptor,
-    )>,
+    /// The bound listeners (a reload adds and removes them and reloads
+    /// their certificates).
+    pub listeners: tokio::sync::Mutex<crate::server::Listeners>,
     /// Set once a drain has started (a second request reports it).
     pub draining: AtomicBool,
     /// Reloads done and refused.
@@ -109,7 +105,7 @@ pub async fn drain(st: &AdminState, deadline: std::time::Duration) -> usize {
         let next = st.pipeline.next_seq.load(Ordering::Relaxed);
         let behind = st
             .pipeline
-            .sinks
+            .sinks()
             .iter()
             .any(|s| s.cursor.load(Ordering::Relaxed) < next);
         let behind = behind || in_flight;
@@ -184,23 +180,20 @@ async fn reload_inner(st: &AdminState) -> Result<Value, String> {
     let new = crate::config::Config::load(&path).map_err(|e| e.to_string())?;
     let mut certs = Vec::new();
     for (i, l) in new.listen.iter().enumerate() {
-        if let Some(a) = crate::server::tls_acceptor(l).map_err(|e| format!("listen[{i}]: {e}"))? {
-            certs.push((l.transport, l.addr, a));
-        }
+        certs.push(crate::server::tls_acceptor(l).map_err(|e| format!("listen[{i}]: {e}"))?);
     }
     let mut restart = Vec::new();
     {
         let old = st.running.lock().unwrap_or_else(PoisonError::into_inner);
         let differs =
             |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
-        if differs(&old.listen, &new.listen) {
-            restart.push("listen");
-        }
         if old.sip.limits() != new.sip.limits() {
             restart.push("sip limits");
         }
-        if differs(&old.events, &new.events) {
-            restart.push("events");
+        if old.events.outbox_max_mb != new.events.outbox_max_mb
+            || old.events.segment_mb != new.events.segment_mb
+        {
+            restart.push("events outbox size");
         }
         if differs(&old.admin, &new.admin) || old.metrics.listen != new.metrics.listen {
             restart.push("admin/metrics");
@@ -212,19 +205,20 @@ async fn reload_inner(st: &AdminState) -> Result<Value, String> {
             restart.push("log format");
         }
     }
+    // Listeners: bind the new, stop the removed, new certificates.
+    let (listeners, more) = st.listeners.lock().await.apply(&new.listen, certs).await?;
     crate::logging::set_level(new.log.level);
-    // New handshakes use the certificates read now.
-    let mut reloaded = 0;
-    for (t, addr, a) in certs {
-        if let Some((_, _, slot)) = st
-            .tls
-            .iter()
-            .find(|(st_t, st_a, _)| *st_t == t && *st_a == addr)
-        {
-            slot.replace(a);
-            reloaded += 1;
-        }
-    }
+    // Sinks added, removed or with new settings: from their cursors.
+    let sinks = st
+        .pipeline
+        .reconfigure(&new)
+        .map_err(|e| format!("events: {e}"))?;
+    let reloaded = listeners
+        .iter()
+        .filter(|c| c.starts_with("certificate"))
+        .count();
+    let mut restart: Vec<String> = restart.into_iter().map(String::from).collect();
+    restart.extend(more);
     let shared = Arc::new(new.clone());
     for s in &st.shards {
         let (tx, rx) = oneshot::channel();
@@ -236,6 +230,8 @@ async fn reload_inner(st: &AdminState) -> Result<Value, String> {
     Ok(json!({
         "reloaded": path.display().to_string(),
         "certificates": reloaded,
+        "listeners": listeners,
+        "sinks": sinks,
         "restart_needed": restart,
     }))
 }
@@ -405,7 +401,7 @@ async fn stats(State(st): State<St>) -> Response {
     let shards = ask_all(&st, Control::Stats).await;
     let p = &st.pipeline;
     let sinks: Vec<Value> = p
-        .sinks
+        .sinks()
         .iter()
         .map(|s| {
             json!({

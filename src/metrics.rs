@@ -508,7 +508,7 @@ pub async fn render(st: &AdminState, shards: Vec<Value>) -> String {
     ];
     for (name, kind, help, value) in &per_sink {
         o.head(name, kind, help);
-        for s in &p.sinks {
+        for s in &p.sinks() {
             o.sample(name, &[("sink", s.name)], value(s));
         }
     }
@@ -527,7 +527,7 @@ pub async fn render(st: &AdminState, shards: Vec<Value>) -> String {
     ];
     for (name, help, pick) in latencies {
         o.head(name, "histogram", help);
-        for s in &p.sinks {
+        for s in &p.sinks() {
             o.latency(name, &[("sink", s.name)], pick(s));
         }
     }

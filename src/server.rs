@@ -63,6 +63,184 @@ pub fn tls_acceptor(l: &crate::config::Listen) -> Result<Option<tokio_rustls::Tl
     }
 }
 
+/// The bound `[[listen]]` sockets. A reload binds the new ones first (if
+/// one cannot be bound, the reload is refused and nothing changes) and
+/// stops accepting on the removed ones; connections already accepted on a
+/// removed TCP/TLS/WS listener stay up until they close, so live calls
+/// are not dropped.
+pub struct Listeners {
+    bound: Vec<Bound>,
+    /// The UDP sockets requests to the PBX leave from.
+    udp: Arc<std::sync::RwLock<Vec<Arc<UdpSocket>>>>,
+    flows: Arc<Flows>,
+    dispatch: Dispatch,
+    limits: crate::sip::Limits,
+    udp_flows: transport::udp::FlowLimits,
+    counters: Arc<Counters>,
+}
+
+struct Bound {
+    listen: crate::config::Listen,
+    task: tokio::task::AbortHandle,
+    tls: Option<transport::tls::Acceptor>,
+    udp: Option<Arc<UdpSocket>>,
+}
+
+impl Listeners {
+    async fn bind(
+        &self,
+        l: &crate::config::Listen,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Result<Bound, Error> {
+        let bind_err = |source| Error::Bind {
+            transport: l.transport.as_str(),
+            addr: l.addr,
+            source,
+        };
+        let tls = tls.map(transport::tls::Acceptor::new);
+        let (task, udp) = match l.transport {
+            TransportKind::Udp => {
+                let s = Arc::new(UdpSocket::bind(l.addr).await.map_err(bind_err)?);
+                self.udp
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(s.clone());
+                let task = tokio::spawn(transport::udp::serve(
+                    s.clone(),
+                    l.side,
+                    self.flows.clone(),
+                    self.dispatch.clone(),
+                    self.limits,
+                    self.udp_flows,
+                    self.counters.clone(),
+                ));
+                (task.abort_handle(), Some(s))
+            }
+            TransportKind::Tcp | TransportKind::Tls => {
+                let s = TcpListener::bind(l.addr).await.map_err(bind_err)?;
+                let task = tokio::spawn(transport::tcp::serve(
+                    s,
+                    l.side,
+                    tls.clone(),
+                    self.flows.clone(),
+                    self.dispatch.clone(),
+                    self.limits,
+                    self.counters.clone(),
+                ));
+                (task.abort_handle(), None)
+            }
+            TransportKind::Ws | TransportKind::Wss => {
+                let s = TcpListener::bind(l.addr).await.map_err(bind_err)?;
+                let task = tokio::spawn(transport::ws::serve(
+                    s,
+                    l.side,
+                    l.ws_path.clone(),
+                    tls.clone(),
+                    self.flows.clone(),
+                    self.dispatch.clone(),
+                    self.limits,
+                    self.counters.clone(),
+                ));
+                (task.abort_handle(), None)
+            }
+        };
+        info!(transport = l.transport.as_str(), addr = %l.addr, side = ?l.side, "Listening.");
+        Ok(Bound {
+            listen: l.clone(),
+            task,
+            tls,
+            udp,
+        })
+    }
+
+    /// Makes the bound listeners those of `new` (whose TLS acceptors,
+    /// built from the new files, are in `certs`, by index). Returns what
+    /// changed, e.g. `["added tcp 127.0.0.1:5070", "certificate tls
+    /// 127.0.0.1:5061"]`, and what needs a restart.
+    pub async fn apply(
+        &mut self,
+        new: &[crate::config::Listen],
+        mut certs: Vec<Option<tokio_rustls::TlsAcceptor>>,
+    ) -> Result<(Vec<String>, Vec<String>), String> {
+        let same = |a: &crate::config::Listen, b: &crate::config::Listen| {
+            a.transport == b.transport && a.addr == b.addr
+        };
+        let mut changes = Vec::new();
+        let mut restart = Vec::new();
+        // Bind what is new first: a failure leaves everything as it was.
+        let mut added = Vec::new();
+        for (i, l) in new.iter().enumerate() {
+            if self.bound.iter().any(|b| same(&b.listen, l)) {
+                continue;
+            }
+            let tls = certs.get_mut(i).and_then(Option::take);
+            match self.bind(l, tls).await {
+                Ok(b) => added.push(b),
+                Err(e) => {
+                    for b in added {
+                        self.unbind(&b);
+                    }
+                    return Err(format!("listen[{i}]: {e}"));
+                }
+            }
+        }
+        for b in &added {
+            changes.push(format!(
+                "added {} {}",
+                b.listen.transport.as_str(),
+                b.listen.addr
+            ));
+        }
+        let mut kept = Vec::new();
+        for b in std::mem::take(&mut self.bound) {
+            let Some(i) = new.iter().position(|l| same(&b.listen, l)) else {
+                self.unbind(&b);
+                changes.push(format!(
+                    "removed {} {}",
+                    b.listen.transport.as_str(),
+                    b.listen.addr
+                ));
+                continue;
+            };
+            let l = &new[i];
+            if l.side != b.listen.side || l.ws_path != b.listen.ws_path {
+                restart.push(format!(
+                    "listen {} {} side/ws_path",
+                    l.transport.as_str(),
+                    l.addr
+                ));
+            }
+            // New handshakes use the certificate read now.
+            if let (Some(slot), Some(a)) = (&b.tls, certs.get_mut(i).and_then(Option::take)) {
+                slot.replace(a);
+                changes.push(format!("certificate {} {}", l.transport.as_str(), l.addr));
+            }
+            kept.push(b);
+        }
+        kept.extend(added);
+        // Configuration order (the proxy names the first of a transport).
+        kept.sort_by_key(|b| {
+            new.iter()
+                .position(|l| same(&b.listen, l))
+                .unwrap_or(usize::MAX)
+        });
+        self.bound = kept;
+        Ok((changes, restart))
+    }
+
+    /// Stops accepting on `b` (accepted connections stay).
+    fn unbind(&self, b: &Bound) {
+        b.task.abort();
+        if let Some(s) = &b.udp {
+            self.udp
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|u| !Arc::ptr_eq(u, s));
+        }
+        info!(transport = b.listen.transport.as_str(), addr = %b.listen.addr, "Stopped listening.");
+    }
+}
+
 /// Counters shared by transports and the proxy loop (exported as metrics
 /// once the metrics endpoint exists).
 #[derive(Debug, Default)]
@@ -125,78 +303,18 @@ pub async fn run_with_shards(
         .map(|_| mpsc::channel(EVENT_QUEUE / shards))
         .unzip();
     let dispatch = Dispatch::new(senders);
-    let mut udp: Vec<Arc<UdpSocket>> = Vec::new();
-    // TLS/WSS acceptors a reload can give a new certificate.
-    let mut tls_slots = Vec::new();
+    let mut listeners = Listeners {
+        bound: Vec::new(),
+        udp: Arc::default(),
+        flows: flows.clone(),
+        dispatch: dispatch.clone(),
+        limits,
+        udp_flows: config.sip.udp_flows(),
+        counters: counters.clone(),
+    };
     for l in &config.listen {
-        match l.transport {
-            TransportKind::Udp => {
-                let s = UdpSocket::bind(l.addr)
-                    .await
-                    .map_err(|source| Error::Bind {
-                        transport: "udp",
-                        addr: l.addr,
-                        source,
-                    })?;
-                let s = Arc::new(s);
-                udp.push(s.clone());
-                tokio::spawn(transport::udp::serve(
-                    s,
-                    l.side,
-                    flows.clone(),
-                    dispatch.clone(),
-                    limits,
-                    config.sip.udp_flows(),
-                    counters.clone(),
-                ));
-            }
-            TransportKind::Tcp | TransportKind::Tls => {
-                let tls = tls_acceptor(l)?.map(transport::tls::Acceptor::new);
-                if let Some(a) = &tls {
-                    tls_slots.push((l.transport, l.addr, a.clone()));
-                }
-                let s = TcpListener::bind(l.addr)
-                    .await
-                    .map_err(|source| Error::Bind {
-                        transport: l.transport.as_str(),
-                        addr: l.addr,
-                        source,
-                    })?;
-                tokio::spawn(transport::tcp::serve(
-                    s,
-                    l.side,
-                    tls,
-                    flows.clone(),
-                    dispatch.clone(),
-                    limits,
-                    counters.clone(),
-                ));
-            }
-            TransportKind::Ws | TransportKind::Wss => {
-                let tls = tls_acceptor(l)?.map(transport::tls::Acceptor::new);
-                if let Some(a) = &tls {
-                    tls_slots.push((l.transport, l.addr, a.clone()));
-                }
-                let s = TcpListener::bind(l.addr)
-                    .await
-                    .map_err(|source| Error::Bind {
-                        transport: l.transport.as_str(),
-                        addr: l.addr,
-                        source,
-                    })?;
-                tokio::spawn(transport::ws::serve(
-                    s,
-                    l.side,
-                    l.ws_path.clone(),
-                    tls,
-                    flows.clone(),
-                    dispatch.clone(),
-                    limits,
-                    counters.clone(),
-                ));
-            }
-        }
-        info!(transport = l.transport.as_str(), addr = %l.addr, side = ?l.side, "Listening.");
+        let b = listeners.bind(l, tls_acceptor(l)?).await?;
+        listeners.bound.push(b);
     }
     let (events, pipeline) = crate::sink::start(&config).map_err(Error::Events)?;
     let shared = Arc::new(Mutex::new(Shared::default()));
@@ -207,7 +325,7 @@ pub async fn run_with_shards(
         proxy.set_wall_anchor_us(Instant::now(), unix_us());
         let out = Outbound {
             flows: flows.clone(),
-            udp: udp.clone(),
+            udp: listeners.udp.clone(),
             pbx_tcp: HashMap::new(),
             dispatch: dispatch.clone(),
             limits,
@@ -228,7 +346,7 @@ pub async fn run_with_shards(
         draining: std::sync::atomic::AtomicBool::new(false),
         reloads_ok: Default::default(),
         reloads_failed: Default::default(),
-        tls: tls_slots,
+        listeners: tokio::sync::Mutex::new(listeners),
         stop: tokio::sync::Notify::new(),
     });
     let socket = config.admin.socket.clone();
@@ -500,7 +618,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 /// Sends what the proxy decided.
 struct Outbound {
     flows: Arc<Flows>,
-    udp: Vec<Arc<UdpSocket>>,
+    udp: Arc<std::sync::RwLock<Vec<Arc<UdpSocket>>>>,
     /// Connections we opened to the PBX, by address.
     pbx_tcp: HashMap<SocketAddr, FlowId>,
     dispatch: Dispatch,
@@ -542,8 +660,11 @@ impl Outbound {
     fn send_udp(&self, addr: SocketAddr, bytes: Bytes) -> Result<(), String> {
         let socket = self
             .udp
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .find(|s| s.local_addr().is_ok_and(|l| l.is_ipv4() == addr.is_ipv4()))
+            .cloned()
             .ok_or("no UDP listener of this address family")?;
         socket
             .try_send_to(&bytes, addr)

@@ -19,7 +19,9 @@
 //!   deleted).
 //! - `cursor-<sink>`: the next sequence number that sink has not had
 //!   acknowledged, as decimal text; replaced atomically (write
-//!   `cursor-<sink>.tmp`, fsync, rename, fsync the directory).
+//!   `cursor-<sink>.tmp`, fsync, rename, fsync the directory). The sinks
+//!   write it every 200 ms when it moved and on drain, so after a crash a
+//!   sink may publish up to that much again, with the same event ids.
 //! - `dead-<sink>.jsonl`: events a sink refused for good, one JSON object
 //!   per line with the sequence number, the reason and the event.
 //!

@@ -182,6 +182,8 @@ pub struct Proxy {
     timers: Timers,
     /// Our addresses, by transport.
     listeners: Vec<(TransportKind, SocketAddr)>,
+    /// Listeners a reload removed: still ours when a Route names them.
+    retired: Vec<(TransportKind, SocketAddr)>,
     secret: RandomState,
     tag_seed: u64,
     servers: HashMap<ServerKey, ServerEntry>,
@@ -275,6 +277,7 @@ impl Proxy {
                 .iter()
                 .map(|l| (l.transport, l.addr))
                 .collect(),
+            retired: Vec::new(),
             secret,
             tag_seed,
             servers: HashMap::new(),
@@ -311,11 +314,29 @@ impl Proxy {
         self.limiter.rate = config.sip.rate_limit as f64;
         self.limiter.burst = config.sip.rate_burst as f64;
         self.limiter.action = config.sip.rate_limit_action;
-        let listeners = std::mem::take(&mut self.config.listen);
+        // Listeners a reload removed stay known as ours (live dialogs'
+        // Record-Routes name them) but are no longer used for new ones.
+        for l in &self.listeners {
+            if !config.listen.iter().any(|n| (n.transport, n.addr) == *l)
+                && !self.retired.contains(l)
+            {
+                self.retired.push(*l);
+            }
+        }
+        self.listeners = config
+            .listen
+            .iter()
+            .map(|l| (l.transport, l.addr))
+            .collect();
+        self.retired.retain(|l| !self.listeners.contains(l));
         self.config = config.clone();
-        self.config.listen = listeners;
         let mut calls = config.call_config();
-        calls.listeners = self.listeners.clone();
+        calls.listeners = self
+            .listeners
+            .iter()
+            .chain(&self.retired)
+            .copied()
+            .collect();
         self.calls.reconfigure(calls);
     }
 
@@ -859,7 +880,7 @@ impl Proxy {
     }
 
     fn is_ours(&self, uri: &Uri<'_>) -> bool {
-        uri_is_ours(&self.listeners, uri)
+        uri_is_ours(&self.listeners, uri) || uri_is_ours(&self.retired, uri)
     }
 
     fn token_for(&self, flow: FlowId) -> String {
@@ -947,6 +968,7 @@ impl Proxy {
             }) && self
                 .listeners
                 .iter()
+                .chain(&self.retired)
                 .any(|(_, a)| a.port() == v.port.unwrap_or(5060))
         })
     }

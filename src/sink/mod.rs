@@ -174,14 +174,117 @@ pub struct PipelineStats {
     pub handled: AtomicU64,
     /// Seconds one group commit (write + fdatasync) took.
     pub commit: Latency,
-    pub sinks: Vec<Arc<SinkStats>>,
     pub dir: PathBuf,
+    /// The sinks running now (a reload may add, restart or remove them).
+    sinks: std::sync::RwLock<Vec<Arc<SinkStats>>>,
+    running: std::sync::Mutex<Running>,
+}
+
+/// The sink tasks: what each was started with, to tell on a reload which
+/// changed.
+#[derive(Debug, Default)]
+struct Running {
+    durable: Option<watch::Receiver<u64>>,
+    tasks: Vec<(SinkKind, String, tokio::task::AbortHandle)>,
 }
 
 impl PipelineStats {
+    /// The sinks running now, in configuration order.
+    pub fn sinks(&self) -> Vec<Arc<SinkStats>> {
+        self.sinks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The lowest cursor of the running sinks (what the outbox must keep).
+    fn min_cursor(&self) -> u64 {
+        self.sinks()
+            .iter()
+            .map(|s| s.cursor.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Applies `[events] sinks` and their settings from a reloaded
+    /// configuration: a sink whose settings changed restarts from its
+    /// cursor, a new one starts from its cursor file (or the oldest event
+    /// kept), a removed one stops and its cursor is written (it resumes
+    /// from there if it comes back). Returns what changed, e.g.
+    /// `["nats restarted", "file added"]`.
+    pub fn reconfigure(&self, config: &Config) -> Result<Vec<String>, StartError> {
+        let mut running = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(durable) = running.durable.clone() else {
+            return Ok(Vec::new());
+        };
+        let mut changes = Vec::new();
+        let mut kept = Vec::new();
+        let old_stats = self.sinks();
+        for (kind, settings, handle) in std::mem::take(&mut running.tasks) {
+            let wanted = config.events.sinks.contains(&kind);
+            if wanted && settings == sink_settings(config, kind) {
+                kept.push((kind, settings, handle));
+                continue;
+            }
+            handle.abort();
+            if wanted {
+                changes.push(format!("{} restarted", kind.as_str()));
+            } else {
+                changes.push(format!("{} removed", kind.as_str()));
+            }
+        }
+        let mut stats = Vec::new();
+        let mut tasks = Vec::new();
+        for kind in &config.events.sinks {
+            let name = kind.as_str();
+            if let Some(k) = kept.iter().position(|(k, _, _)| k == kind) {
+                tasks.push(kept.remove(k));
+                if let Some(st) = old_stats.iter().find(|s| s.name == name) {
+                    stats.push(st.clone());
+                }
+                continue;
+            }
+            let st = match old_stats.iter().find(|s| s.name == name) {
+                Some(st) => st.clone(),
+                None => {
+                    changes.push(format!("{name} added"));
+                    new_sink_stats(&self.dir, *kind).map_err(|source| StartError {
+                        dir: self.dir.clone(),
+                        source,
+                    })?
+                }
+            };
+            let handle = spawn_sink(config, *kind, st.clone(), &self.dir, durable.clone());
+            tasks.push((*kind, sink_settings(config, *kind), handle));
+            stats.push(st);
+        }
+        // Removed sinks: their cursors to disk before they are forgotten.
+        for gone in old_stats
+            .iter()
+            .filter(|o| !stats.iter().any(|s| s.name == o.name))
+        {
+            let c = gone.cursor.load(Ordering::Relaxed);
+            if let Err(e) = outbox::write_cursor(&self.dir, gone.name, c) {
+                tracing::error!(sink = gone.name, error = %e, "Cursor write failed.");
+            }
+        }
+        *self
+            .sinks
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = stats;
+        running.tasks = tasks;
+        for c in &changes {
+            tracing::info!(change = %c, "Event sinks reconfigured.");
+        }
+        Ok(changes)
+    }
+
     /// Writes every cursor that moved since it was last written.
     pub fn persist_cursors(&self) {
-        for s in &self.sinks {
+        for s in &self.sinks() {
             let c = s.cursor.load(Ordering::Relaxed);
             if c == s.persisted.load(Ordering::Relaxed) {
                 continue;
@@ -232,15 +335,7 @@ pub fn start(config: &Config) -> Result<(EventTx, Arc<PipelineStats>), StartErro
     }
     let mut sinks = Vec::new();
     for kind in &config.events.sinks {
-        let name = kind.as_str();
-        let cursor = outbox::read_cursor(&dir, name).map_err(fail)?;
-        sinks.push(Arc::new(SinkStats {
-            name,
-            cursor: AtomicU64::new(cursor),
-            persisted: AtomicU64::new(cursor),
-            up: std::sync::atomic::AtomicBool::new(true),
-            ..Default::default()
-        }));
+        sinks.push(new_sink_stats(&dir, *kind).map_err(fail)?);
     }
     let stats = Arc::new(PipelineStats {
         next_seq: AtomicU64::new(ob.next_seq()),
@@ -250,8 +345,9 @@ pub fn start(config: &Config) -> Result<(EventTx, Arc<PipelineStats>), StartErro
         queued: AtomicU64::new(0),
         handled: AtomicU64::new(0),
         commit: Latency::default(),
-        sinks: sinks.clone(),
         dir: dir.clone(),
+        sinks: std::sync::RwLock::new(sinks.clone()),
+        running: Default::default(),
     });
     {
         let stats = stats.clone();
@@ -301,13 +397,7 @@ pub fn start(config: &Config) -> Result<(EventTx, Arc<PipelineStats>), StartErro
                             tracing::error!(error = %e, dir = %dir.display(), lost = batch.len(), "Outbox write failed: events lost.");
                         }
                     }
-                    let min = stats
-                        .sinks
-                        .iter()
-                        .map(|s| s.cursor.load(Ordering::Relaxed))
-                        .min()
-                        .unwrap_or(u64::MAX);
-                    if let Err(e) = ob.collect(min) {
+                    if let Err(e) = ob.collect(stats.min_cursor()) {
                         tracing::warn!(error = %e, "Outbox segments could not be deleted.");
                     }
                     stats.next_seq.store(ob.next_seq(), Ordering::Relaxed);
@@ -317,17 +407,57 @@ pub fn start(config: &Config) -> Result<(EventTx, Arc<PipelineStats>), StartErro
             })
             .map_err(fail)?;
     }
-    for (kind, st) in config.events.sinks.iter().zip(sinks) {
-        let sink = match kind {
-            SinkKind::File => Sink::File(file::FileSink::new(
-                config.events.file.path.clone(),
-                config.events.file.rotate_mb << 20,
-            )),
-            SinkKind::Nats => Sink::Nats(Box::new(nats::NatsSink::new(config.events.nats.clone()))),
-        };
-        tokio::spawn(run_sink(sink, st, dir.clone(), durable_rx.clone()));
+    {
+        let mut running = stats
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (kind, st) in config.events.sinks.iter().zip(sinks) {
+            let handle = spawn_sink(config, *kind, st, &dir, durable_rx.clone());
+            running
+                .tasks
+                .push((*kind, sink_settings(config, *kind), handle));
+        }
+        running.durable = Some(durable_rx);
     }
     Ok((EventTx::new(tx, stats.clone()), stats))
+}
+
+/// A sink's counters, its cursor read from disk.
+fn new_sink_stats(dir: &Path, kind: SinkKind) -> std::io::Result<Arc<SinkStats>> {
+    let cursor = outbox::read_cursor(dir, kind.as_str())?;
+    Ok(Arc::new(SinkStats {
+        name: kind.as_str(),
+        cursor: AtomicU64::new(cursor),
+        persisted: AtomicU64::new(cursor),
+        up: std::sync::atomic::AtomicBool::new(true),
+        ..Default::default()
+    }))
+}
+
+/// What a sink of `kind` is started with, comparable across reloads.
+fn sink_settings(config: &Config, kind: SinkKind) -> String {
+    match kind {
+        SinkKind::File => format!("{:?}", config.events.file),
+        SinkKind::Nats => format!("{:?}", config.events.nats),
+    }
+}
+
+fn spawn_sink(
+    config: &Config,
+    kind: SinkKind,
+    st: Arc<SinkStats>,
+    dir: &Path,
+    durable: watch::Receiver<u64>,
+) -> tokio::task::AbortHandle {
+    let sink = match kind {
+        SinkKind::File => Sink::File(file::FileSink::new(
+            config.events.file.path.clone(),
+            config.events.file.rotate_mb << 20,
+        )),
+        SinkKind::Nats => Sink::Nats(Box::new(nats::NatsSink::new(config.events.nats.clone()))),
+    };
+    tokio::spawn(run_sink(sink, st, dir.to_path_buf(), durable)).abort_handle()
 }
 
 enum Sink {

@@ -261,7 +261,7 @@ fn reload_applies_a_valid_file_and_refuses_a_broken_one() {
         "still the running config"
     );
 
-    // SIGHUP does the same; a listener change is reported as needing a restart.
+    // SIGHUP does the same; a listener moved is bound and the old one let go.
     std::fs::write(&path, original.clone()).unwrap();
     let kill = std::process::Command::new("kill")
         .args(["-HUP", &edge.pid().to_string()])
@@ -284,7 +284,8 @@ fn reload_applies_a_valid_file_and_refuses_a_broken_one() {
     assert_ne!(moved, original);
     std::fs::write(&path, moved).unwrap();
     let v = json(&edge.cli(&["reload", "--json"]));
-    assert_eq!(v["restart_needed"], serde_json::json!(["listen"]));
+    assert_eq!(v["restart_needed"], serde_json::json!([]));
+    assert_eq!(v["listeners"].as_array().unwrap().len(), 2, "{v}");
     // Counted: three done (cli, SIGHUP, cli), one refused; the 503s of the
     // rate limit by code.
     let (_, text) = http_get(edge.metrics_port, "/metrics");
@@ -453,4 +454,96 @@ fn the_api_refuses_bad_bodies_with_json_errors() {
     assert!(v["error"].as_str().unwrap().contains("abc"), "{v}");
     let (code, v) = post("/v1/wrap/nobody/complete", "");
     assert_eq!(code, 404, "{v}");
+}
+
+/// A reload while a call is up: a new TCP listener is bound and the old
+/// one stops accepting (the call's connection on it stays), the NATS sink
+/// is added (it starts from the oldest event kept, so the bus gets the
+/// whole call), then the file sink removed; the call is ended from the
+/// CLI over its old connection and every event reaches JetStream once.
+#[test]
+fn a_reload_moves_a_listener_and_changes_sinks_without_dropping_the_call() {
+    let s = Scratch::new("admin-reload-live");
+    let pbx_port = free_port();
+    let pbx = Sipp::pbx(&s, pbx_port, "uas", "1", &[]);
+    let nats = super::nats::Nats::start(&s, free_port());
+    let mut edge = Sipedge::start(&s, pbx_port);
+    let agent = Sipp::agent(&s, &edge.addr(), "uac_wait_bye", "1", &["-t", "t1"]);
+    let mut calls = Value::Null;
+    wait_for("the call to be talking", LIMIT, || {
+        calls = json(&edge.cli(&["calls", "--json"]));
+        calls[0]["state"] == "talking"
+    });
+    let id = calls[0]["interaction_id"].as_str().unwrap().to_string();
+
+    let path = edge.config();
+    let original = std::fs::read_to_string(&path).unwrap();
+    let old_tcp = format!("transport = \"tcp\"\naddr = \"127.0.0.1:{}\"", edge.port);
+    let new_port = free_port();
+    let new_tcp = format!("transport = \"tcp\"\naddr = \"127.0.0.1:{new_port}\"");
+    assert!(original.contains(&old_tcp), "{original}");
+    let moved = original.replace(&old_tcp, &new_tcp) + &super::nats::nats_config(nats.port);
+    std::fs::write(&path, &moved).unwrap();
+    let v = json(&edge.cli(&["reload", "--json"]));
+    assert_eq!(
+        v["listeners"],
+        serde_json::json!([
+            format!("added tcp 127.0.0.1:{new_port}"),
+            format!("removed tcp 127.0.0.1:{}", edge.port)
+        ]),
+        "{v}"
+    );
+    assert_eq!(v["sinks"], serde_json::json!(["nats added"]), "{v}");
+    assert_eq!(v["restart_needed"], serde_json::json!([]), "{v}");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", new_port)).is_ok());
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", edge.port)).is_err(),
+        "the removed listener accepts no more"
+    );
+    assert_eq!(json(&edge.cli(&["calls", "--json"]))[0]["state"], "talking");
+
+    // The file sink goes; the call ends over the connection it came on.
+    std::fs::write(
+        &path,
+        moved.replace("sinks = [\"nats\", \"file\"]", "sinks = [\"nats\"]"),
+    )
+    .unwrap();
+    let v = json(&edge.cli(&["reload", "--json"]));
+    assert_eq!(v["sinks"], serde_json::json!(["file removed"]), "{v}");
+    let out = edge.cli(&["end", &id]);
+    assert_eq!(out.0, 0, "{out:?}");
+    agent.succeeds(LIMIT);
+    pbx.succeeds(LIMIT);
+    edge.attach_bus(nats);
+    let mut bus = Vec::new();
+    wait_for("the call's four events on JetStream", LIMIT, || {
+        bus = edge.bus_events();
+        bus.len() >= 4
+    });
+    let kinds: Vec<&str> = bus.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "sipedge.interaction.started",
+            "sipedge.interaction.answered",
+            "sipedge.interaction.ended",
+            "sipedge.wrap.started"
+        ]
+    );
+    assert_eq!(bus[2]["data"]["end_reason"], "admin");
+    // The file has only what was written while it was a sink.
+    let in_file: Vec<String> = edge
+        .events()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        in_file,
+        [
+            "sipedge.interaction.started",
+            "sipedge.interaction.answered"
+        ]
+    );
+    let cursor = std::fs::read_to_string(s.0.join("data/outbox/cursor-file")).unwrap();
+    assert_eq!(cursor.trim(), "3", "the removed sink's cursor was written");
 }

@@ -115,6 +115,26 @@ impl Sipedge {
         me
     }
 
+    /// Sends [`bus_agrees`](Self::bus_agrees) and
+    /// [`bus_events`](Self::bus_events) to `nats` (a daemon whose sinks a
+    /// reload changed).
+    pub fn attach_bus(&mut self, nats: super::nats::Nats) {
+        self.bus = Some(nats);
+    }
+
+    /// Every event on its nats-server's stream now.
+    pub fn bus_events(&self) -> Vec<serde_json::Value> {
+        let nats = self.bus.as_ref().expect("a bus");
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(super::nats::stream_messages(&nats.url()))
+            .into_iter()
+            .map(|(_, _, e)| e)
+            .collect()
+    }
+
     /// Waits (bounded) until the NATS sink has delivered everything the
     /// file sink has, then checks a JetStream consumer sees exactly the
     /// same events, once each, in order, on `sipedge.<type>` with
