@@ -286,6 +286,17 @@ fn reload_applies_a_valid_file_and_refuses_a_broken_one() {
     let v = json(&edge.cli(&["reload", "--json"]));
     assert_eq!(v["restart_needed"], serde_json::json!([]));
     assert_eq!(v["listeners"].as_array().unwrap().len(), 2, "{v}");
+    // A new listener on an address in use (the metrics port): refused,
+    // nothing changes.
+    let busy = std::fs::read_to_string(&path).unwrap()
+        + &format!(
+            "[[listen]]\ntransport = \"tcp\"\naddr = \"127.0.0.1:{}\"\n",
+            edge.metrics_port
+        );
+    std::fs::write(&path, busy).unwrap();
+    let (code, _, err) = edge.cli(&["reload"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot bind tcp"), "{err}");
     // Counted: three done (cli, SIGHUP, cli), one refused; the 503s of the
     // rate limit by code.
     let (_, text) = http_get(edge.metrics_port, "/metrics");
@@ -294,7 +305,7 @@ fn reload_applies_a_valid_file_and_refuses_a_broken_one() {
         "{text}"
     );
     assert!(
-        text.contains("sipedge_reloads_total{result=\"failed\"} 1"),
+        text.contains("sipedge_reloads_total{result=\"failed\"} 2"),
         "{text}"
     );
     assert!(
