@@ -464,6 +464,9 @@ pub struct Sip {
     pub t2: Dur,
     /// RFC 3261 T4 (longest a message lives in the network).
     pub t4: Dur,
+    /// RFC 3261 Timer C: how long a forwarded INVITE may ring after its
+    /// last provisional response before sipedge CANCELs it.
+    pub timer_c: Dur,
     /// Largest message in bytes (413 beyond).
     pub max_message: usize,
     /// Most header values per message (at most 128; default 120).
@@ -504,6 +507,7 @@ impl Default for Sip {
             t1: Dur(t.t1),
             t2: Dur(t.t2),
             t4: Dur(t.t4),
+            timer_c: Dur(t.c),
             max_message: l.max_message,
             max_headers: l.max_headers,
             max_line: l.max_line,
@@ -523,6 +527,7 @@ impl Sip {
             t1: self.t1.0,
             t2: self.t2.0,
             t4: self.t4.0,
+            c: self.timer_c.0,
         }
     }
 
@@ -753,6 +758,12 @@ impl Config {
             return err(
                 "sip.t1".into(),
                 "must be above zero and at most sip.t2".into(),
+            );
+        }
+        if s.timer_c.0 < std::time::Duration::from_secs(1) {
+            return err(
+                "sip.timer_c".into(),
+                "must be at least 1s (RFC 3261 wants more than 3 minutes)".into(),
             );
         }
         if !(1..=MAX_HEADERS).contains(&s.max_headers) {

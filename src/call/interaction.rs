@@ -136,6 +136,9 @@ pub enum Timer {
     MaxDuration,
     /// The agent's connection was gone longer than the grace.
     TransportGrace,
+    /// The proxy's Timer C: it rang too long after its last 18x; sipedge
+    /// cancelled it.
+    TimerC,
 }
 
 impl Timer {
@@ -146,6 +149,7 @@ impl Timer {
             Timer::SessionTimer => "session_timer",
             Timer::MaxDuration => "max_duration",
             Timer::TransportGrace => "transport_grace",
+            Timer::TimerC => "timer_c",
         }
     }
 }

@@ -855,6 +855,33 @@ impl Calls {
         );
     }
 
+    /// The proxy's Timer C fired for the INVITE `request` (it rang too long
+    /// after its last 18x) and sipedge is cancelling it: the interaction
+    /// ends here, as the system's no-answer; the 487 that follows is not
+    /// the caller's cancel.
+    pub fn on_timer_c(&mut self, now: Instant, request: &Message) {
+        let tag = request.from_header().ok().and_then(|f| f.tag());
+        let Some(seq) = self.lookup(request.call_id(), tag) else {
+            return;
+        };
+        if self.live.get(&seq).is_none_or(|i| i.state != State::Early) {
+            return;
+        }
+        self.finish(
+            now,
+            seq,
+            End {
+                by: EndedBy::System,
+                reason: EndReason::NoAnswer,
+                side: None,
+                code: Some(487),
+                sip_reason: None,
+                timer: Some(Timer::TimerC),
+            },
+            false,
+        );
+    }
+
     /// The agent's flow is gone: an unanswered interaction on it ends now
     /// (the proxy cancels or refuses its INVITE); an answered one gets the
     /// grace to come back on a new flow.
@@ -1103,6 +1130,8 @@ impl Calls {
                 self.stats.reaped += 1;
                 (EndReason::Reaped, ByeTo::None)
             }
+            // Never armed here: the proxy's transaction runs Timer C.
+            Timer::TimerC => (EndReason::NoAnswer, ByeTo::None),
         };
         let side = (timer == Timer::TransportGrace).then(|| i.agent_party());
         let end = End {

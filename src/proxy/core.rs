@@ -739,6 +739,15 @@ impl Proxy {
                 let dest = e.dest;
                 self.actions.push_back(Action::Send { dest, bytes: b });
             }
+            Some(Output::TimerC) => {
+                self.stats.timeouts += 1;
+                if !key.cancel {
+                    if let Some(invite) = reparse(e.tx.request()) {
+                        self.calls.on_timer_c(now, &invite);
+                    }
+                    self.cancel_client(now, &key);
+                }
+            }
             Some(Output::Timeout) => {
                 self.stats.timeouts += 1;
                 // RFC 3261 §16.8: no answer downstream is a 408 upstream.

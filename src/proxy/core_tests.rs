@@ -370,6 +370,92 @@ fn no_answer_from_the_pbx_is_408() {
     assert_eq!(w.proxy.stats().timeouts, 1);
 }
 
+/// A callee that rings on and on: Timer B does not apply once it rang;
+/// Timer C (restarted by each 18x) ends it with our CANCEL, the callee's
+/// 487 goes to the caller, and the interaction is the system's no-answer.
+#[test]
+fn ringing_past_timer_c_is_cancelled_downstream() {
+    let mut w = World::with(&format!("{CONFIG}[sip]\ntimer_c = \"60s\"\n"));
+    let out = w.feed(w.phone, INVITE);
+    let fwd = out[1].1.clone();
+    w.feed(w.pbx, &respond(&fwd, 180, "pbx1", ""));
+    // Well past Timer B (32 s): still ringing, nothing sent.
+    let out = w.advance(Duration::from_secs(40));
+    assert!(out.is_empty(), "{out:?}");
+    // Another 18x restarts Timer C.
+    w.feed(w.pbx, &respond(&fwd, 183, "pbx1", ""));
+    let out = w.advance(Duration::from_secs(59));
+    assert!(out.is_empty(), "{out:?}");
+    let out = w.advance(Duration::from_secs(2));
+    let cancels: Vec<_> = out
+        .iter()
+        .filter(|(d, m)| *d == pbx_dest() && m.method() == Some(Method::Cancel))
+        .collect();
+    // Sent at 100 s (40 + 60), retransmitted at T1 over UDP.
+    assert!(!cancels.is_empty(), "{out:?}");
+    assert!(
+        cancels
+            .iter()
+            .all(|(_, c)| c.top_via().unwrap().branch == fwd.top_via().unwrap().branch),
+        "our CANCEL shares the INVITE's branch"
+    );
+    assert!(
+        out.iter().all(|(d, _)| *d == pbx_dest()),
+        "nothing to the phone yet: {out:?}"
+    );
+    let ended: Vec<_> = w
+        .events
+        .iter()
+        .filter(|e| e.kind == crate::event::EventType::InteractionEnded)
+        .collect();
+    assert_eq!(ended.len(), 1);
+    let d = &ended[0].data;
+    assert_eq!(
+        (&d["ended_by"], &d["end_reason"], &d["timer"]),
+        (
+            &serde_json::json!("system"),
+            &serde_json::json!("no_answer"),
+            &serde_json::json!("timer_c")
+        )
+    );
+    assert_eq!(d["durations"]["ring_ms"], 100_000);
+    // The callee answers our CANCEL and its INVITE with 487: that goes up.
+    let our_cancel = cancels[0].1.clone();
+    w.feed(w.pbx, &respond(&our_cancel, 200, "pbx1", ""));
+    let out = w.feed(w.pbx, &respond(&fwd, 487, "pbx1", ""));
+    assert!(
+        out.iter()
+            .any(|(d, m)| *d == Dest::Flow(1) && m.status() == Some(487)),
+        "{out:?}"
+    );
+    assert_eq!(
+        w.events
+            .iter()
+            .filter(|e| e.kind == crate::event::EventType::InteractionEnded)
+            .count(),
+        1,
+        "ended once"
+    );
+}
+
+/// Timer C fired and the callee ignores the CANCEL too: 408 upstream
+/// after 64·T1 more.
+#[test]
+fn a_callee_deaf_to_our_cancel_gets_the_caller_a_408() {
+    let mut w = World::with(&format!("{CONFIG}[sip]\ntimer_c = \"10s\"\n"));
+    let out = w.feed(w.phone, INVITE);
+    let fwd = out[1].1.clone();
+    w.feed(w.pbx, &respond(&fwd, 180, "pbx1", ""));
+    let out = w.advance(Duration::from_secs(11));
+    assert!(out.iter().any(|(_, m)| m.method() == Some(Method::Cancel)));
+    let out = w.advance(Duration::from_secs(33));
+    assert!(
+        out.iter()
+            .any(|(d, m)| *d == Dest::Flow(1) && m.status() == Some(408)),
+        "{out:?}"
+    );
+}
+
 #[test]
 fn max_forwards_zero_is_483() {
     let mut w = World::new();

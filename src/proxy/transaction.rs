@@ -6,12 +6,13 @@
 //! calls `handle_timeout` then. What a transaction wants done comes back as
 //! values: retransmit these bytes, the request timed out, no ACK came.
 //!
-//! Timers (T1/T2/T4 from `[sip]` config):
+//! Timers (T1/T2/T4 and Timer C from `[sip]` config):
 //!
 //! | timer | side | kind | value |
 //! |---|---|---|---|
 //! | A | client | INVITE | T1, doubling (unreliable transports only) |
-//! | B | client | INVITE | 64·T1: no final response → [`Output::Timeout`] |
+//! | B | client | INVITE | 64·T1 in Calling: no response at all → [`Output::Timeout`] |
+//! | C | client | INVITE | `[sip] timer_c` (180 s) after the last provisional → [`Output::TimerC`] (the proxy CANCELs), then 64·T1 more → [`Output::Timeout`] |
 //! | D | client | INVITE | 32 s unreliable, 0 reliable: absorb final retransmissions |
 //! | E | client | non-INVITE | T1 doubling to T2; T2 once provisional (unreliable only) |
 //! | F | client | non-INVITE | 64·T1: no final response → [`Output::Timeout`] |
@@ -37,6 +38,10 @@ pub struct Timers {
     pub t2: Duration,
     /// Longest a message stays in the network (default 5 s).
     pub t4: Duration,
+    /// Timer C (RFC 3261 §16.6 step 11): how long an INVITE client
+    /// transaction may ring after its last provisional response before the
+    /// proxy cancels it (default 180 s).
+    pub c: Duration,
 }
 
 impl Default for Timers {
@@ -45,6 +50,7 @@ impl Default for Timers {
             t1: Duration::from_millis(500),
             t2: Duration::from_secs(4),
             t4: Duration::from_secs(5),
+            c: Duration::from_secs(180),
         }
     }
 }
@@ -110,6 +116,11 @@ pub enum Output {
     /// Client: no final response in time (Timer B or F). A proxy answers 408
     /// upstream (RFC 3261 §16.8).
     Timeout,
+    /// Client INVITE: it rang for Timer C after its last provisional
+    /// response. The proxy CANCELs it (RFC 3261 §16.8); the callee's 487
+    /// then goes upstream. If no final response follows within 64·T1,
+    /// [`Output::Timeout`] comes.
+    TimerC,
     /// Server: the non-2xx final response was never acknowledged (Timer H).
     NoAck,
 }
@@ -150,6 +161,8 @@ pub struct ClientTx {
     ack: Option<Bytes>,
     deadlines: Deadlines,
     interval: Duration,
+    /// Timer C has fired (the proxy cancelled).
+    timer_c_fired: bool,
 }
 
 impl ClientTx {
@@ -178,6 +191,7 @@ impl ClientTx {
                 end: None,
             },
             interval: timers.t1,
+            timer_c_fired: false,
         }
     }
 
@@ -220,9 +234,13 @@ impl ClientTx {
                 if provisional {
                     self.state = ClientState::Proceeding;
                     // RFC 3261 §17.1.1.2: no more INVITE retransmissions once
-                    // anything came back. Timer B stays: a proxy's Timer C
-                    // (above the transaction) decides how long to ring.
+                    // anything came back, and Timer B only runs in Calling.
+                    // A proxy's Timer C (§16.6 step 11, §16.7 step 2) takes
+                    // over, restarted by every provisional response.
                     self.deadlines.retransmit = None;
+                    if !self.timer_c_fired {
+                        self.deadlines.timeout = Some(now + self.timers.c);
+                    }
                     forward(None)
                 } else if success {
                     self.enter_accepted(now);
@@ -297,6 +315,15 @@ impl ClientTx {
             Due::End => {
                 self.terminate();
                 None
+            }
+            Due::Timeout
+                if self.kind == Kind::Invite
+                    && self.state == ClientState::Proceeding
+                    && !self.timer_c_fired =>
+            {
+                self.timer_c_fired = true;
+                self.deadlines.timeout = Some(now + self.timers.t64());
+                Some(Output::TimerC)
             }
             Due::Timeout => {
                 self.terminate();
@@ -685,6 +712,7 @@ mod tests {
             t1: ms(100),
             t2: ms(400),
             t4: ms(1000),
+            c: ms(20_000),
         };
         let mut tx = ClientTx::new(
             Kind::Invite,

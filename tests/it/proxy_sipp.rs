@@ -147,6 +147,23 @@ fn inbound(transport: &str, pbx_scenario: &str) -> Value {
     d
 }
 
+/// The agent's phone rings 5 s, past Timer B (3.2 s with T1 = 50 ms),
+/// then answers: the call connects (Timer B stops at the first 18x; only
+/// Timer C limits ringing), ring_ms ≈ 5 s.
+#[test]
+fn an_agent_that_rings_past_timer_b_still_connects() {
+    let s = Scratch::new("long-ring");
+    let pbx_port = free_port();
+    let pbx = Sipp::pbx(&s, pbx_port, "pbx_registrar_calls", "1", &[]);
+    let edge = Sipedge::start_with(&s, pbx_port, "[sip]\nt1 = \"50ms\"\nt2 = \"400ms\"\n");
+    Sipp::agent(&s, &edge.addr(), "agent_register_answer_late", "1", &[]).succeeds(LIMIT);
+    pbx.succeeds(LIMIT);
+    let d = the_end(&edge);
+    assert_end(&d, "contact", "bye", "hardphone");
+    let ring = d["durations"]["ring_ms"].as_u64().unwrap();
+    assert!((4_900..=5_500).contains(&ring), "ring_ms {ring}");
+}
+
 /// The agent registers through sipedge (Path), the PBX calls it back along
 /// the Path and hangs up: requests from the PBX reach the agent's own flow.
 #[test]
