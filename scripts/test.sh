@@ -8,10 +8,25 @@
 #   of each fuzz target when cargo-fuzz can run. Test processes use free
 #   loopback ports and are stopped by PID.
 #
+# The Kafka sink (cargo feature `kafka`) is tested against tansu, a
+# Kafka-protocol broker from crates.io, when one is installed (`tansu` on
+# the PATH or SIPEDGE_TANSU); `scripts/test.sh --kafka` installs it first
+# (cargo install, about 15 minutes on two cores). Without it the summary
+# says the Kafka test did not run.
+#
 # Environment:
 #   FUZZ_SECONDS  seconds per fuzz target (default 15; 0 skips fuzzing)
 #   CARGO_TARGET_DIR  shared target directory (default ./target)
+#   SIPEDGE_TANSU  the tansu binary (default: tansu on the PATH)
+#   SIPEDGE_KAFKA=1  same as --kafka
 set -euo pipefail
+kafka="${SIPEDGE_KAFKA:-0}"
+for arg in "$@"; do
+  case $arg in
+    --kafka) kafka=1 ;;
+    *) echo "usage: scripts/test.sh [--kafka]" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")/.."
 root=$PWD
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
@@ -43,6 +58,17 @@ if [ ! -f examples/softphone/jssip.bundle.js ] || [ ! -d examples/softphone/node
   (cd examples/softphone && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# Kafka's broker for the kafka feature's test: tansu from crates.io.
+tansu="${SIPEDGE_TANSU:-$(command -v tansu || true)}"
+if [ -z "$tansu" ] && [ "$kafka" = 1 ]; then
+  tools="${SIPEDGE_TOOLS:-$HOME/.cache/sipedge-tools}"
+  if [ ! -x "$tools/bin/tansu" ]; then
+    step "installing tansu (cargo install tansu --features dynostore; ~15 min)"
+    CARGO_TARGET_DIR="$tools/target" cargo install tansu --locked --features dynostore --root "$tools" >/dev/null
+  fi
+  tansu="$tools/bin/tansu"
+fi
+
 if [ ! -d ../shared/conformance/torture ]; then
   echo "note: ../shared/conformance/torture is absent: the RFC 4475/5118 torture tests will report SKIPPED"
 fi
@@ -55,6 +81,14 @@ cargo clippy --all-targets --locked -- -D warnings
 
 step "cargo test (unit, integration, fuzz-corpus replay)"
 cargo test --locked 2>&1 | tee "$log"
+if [ -n "$tansu" ]; then
+  step "kafka sink against tansu ($tansu): cargo clippy and test --features kafka"
+  cargo clippy --all-targets --locked --features kafka -- -D warnings
+  SIPEDGE_TANSU="$tansu" cargo test --locked --features kafka --test it kafka:: 2>&1 | tee -a "$log"
+  kafka_note="kafka: tested against tansu"
+else
+  kafka_note="kafka: NOT tested (no tansu broker here; scripts/test.sh --kafka installs one)"
+fi
 passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
 
@@ -90,5 +124,6 @@ fi
 
 echo
 echo "$fuzz_note"
+echo "$kafka_note"
 echo "tests: $passed passed, $failed failed"
 [ "$failed" = 0 ]

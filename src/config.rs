@@ -234,6 +234,7 @@ pub struct Events {
     pub segment_mb: u64,
     pub file: FileSink,
     pub nats: NatsSink,
+    pub kafka: KafkaSink,
 }
 
 impl Default for Events {
@@ -244,6 +245,7 @@ impl Default for Events {
             segment_mb: 64,
             file: FileSink::default(),
             nats: NatsSink::default(),
+            kafka: KafkaSink::default(),
         }
     }
 }
@@ -254,6 +256,8 @@ impl Default for Events {
 pub enum SinkKind {
     File,
     Nats,
+    /// Needs a build with `--features kafka`.
+    Kafka,
 }
 
 impl SinkKind {
@@ -261,6 +265,7 @@ impl SinkKind {
         match self {
             SinkKind::File => "file",
             SinkKind::Nats => "nats",
+            SinkKind::Kafka => "kafka",
         }
     }
 }
@@ -281,6 +286,49 @@ impl Default for FileSink {
             path: PathBuf::from("data/events.jsonl"),
             rotate_mb: 100,
         }
+    }
+}
+
+/// `[events.kafka]`: Kafka (a build with `--features kafka`). Idempotent
+/// producer, `acks=all`; key = the interaction id, so one interaction's
+/// events stay in order on one partition.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSink {
+    /// `bootstrap.servers`: host:port[,host:port...].
+    pub brokers: String,
+    pub topic: String,
+    pub client_id: String,
+    /// How long librdkafka keeps trying one message before the sink sees
+    /// an error and retries from the outbox.
+    pub message_timeout: Dur,
+    /// More librdkafka producer properties (e.g. `sasl.mechanism`,
+    /// `sasl.username`, `sasl.password`); never logged.
+    pub properties: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for KafkaSink {
+    fn default() -> Self {
+        KafkaSink {
+            brokers: "127.0.0.1:9092".into(),
+            topic: "sipedge.events".into(),
+            client_id: "sipedge".into(),
+            message_timeout: Dur(Duration::from_secs(30)),
+            properties: Default::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for KafkaSink {
+    /// Property values may be secrets: only their names.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSink")
+            .field("brokers", &self.brokers)
+            .field("topic", &self.topic)
+            .field("client_id", &self.client_id)
+            .field("message_timeout", &self.message_timeout)
+            .field("properties", &self.properties.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -818,8 +866,31 @@ impl Config {
         if e.sinks.is_empty() {
             return err(
                 "events.sinks".into(),
-                "name at least one sink: file, nats".into(),
+                "name at least one sink: file, nats, kafka".into(),
             );
+        }
+        if e.sinks.contains(&SinkKind::Kafka) {
+            if !cfg!(feature = "kafka") {
+                return err(
+                    "events.sinks".into(),
+                    "kafka needs a sipedge built with `cargo build --release --features kafka`"
+                        .into(),
+                );
+            }
+            if e.kafka.brokers.trim().is_empty() || e.kafka.topic.trim().is_empty() {
+                return err(
+                    "events.kafka".into(),
+                    "brokers and topic must not be empty".into(),
+                );
+            }
+            for key in ["bootstrap.servers", "enable.idempotence", "acks"] {
+                if e.kafka.properties.contains_key(key) {
+                    return err(
+                        format!("events.kafka.properties.{key}"),
+                        "is set by sipedge (brokers; idempotent, acks=all)".into(),
+                    );
+                }
+            }
         }
         if e.segment_mb == 0 || e.outbox_max_mb < e.segment_mb {
             return err(
@@ -945,6 +1016,15 @@ mod tests {
             ("[sip]\nt1 = \"5s\"\n", "sip.t1"),
             ("[sip]\nmax_headers = 500\n", "sip.max_headers"),
             ("[node]\nid = \"edge 1\"\n", "node.id"),
+            ("[sip]\ntimer_c = \"0s\"\n", "sip.timer_c"),
+            (
+                "[events]\nsinks = [\"kafka\"]\n[events.kafka.properties]\nacks = \"1\"\n",
+                if cfg!(feature = "kafka") {
+                    "events.kafka.properties.acks"
+                } else {
+                    "events.sinks"
+                },
+            ),
         ];
         for (extra, key) in cases {
             let r = Config::from_toml(&format!("{MIN}{extra}"));

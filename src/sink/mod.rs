@@ -16,6 +16,8 @@
 //! reason and does not block the rest.
 
 pub mod file;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod nats;
 
 use std::path::{Path, PathBuf};
@@ -440,6 +442,11 @@ fn sink_settings(config: &Config, kind: SinkKind) -> String {
     match kind {
         SinkKind::File => format!("{:?}", config.events.file),
         SinkKind::Nats => format!("{:?}", config.events.nats),
+        SinkKind::Kafka => format!(
+            "{:?}{:?}",
+            config.events.kafka,
+            config.events.kafka.properties.values().collect::<Vec<_>>()
+        ),
     }
 }
 
@@ -456,6 +463,13 @@ fn spawn_sink(
             config.events.file.rotate_mb << 20,
         )),
         SinkKind::Nats => Sink::Nats(Box::new(nats::NatsSink::new(config.events.nats.clone()))),
+        #[cfg(feature = "kafka")]
+        SinkKind::Kafka => {
+            Sink::Kafka(Box::new(kafka::KafkaSink::new(config.events.kafka.clone())))
+        }
+        // Config validation refuses kafka in a build without the feature.
+        #[cfg(not(feature = "kafka"))]
+        SinkKind::Kafka => Sink::Unavailable("kafka"),
     };
     tokio::spawn(run_sink(sink, st, dir.to_path_buf(), durable)).abort_handle()
 }
@@ -463,6 +477,10 @@ fn spawn_sink(
 enum Sink {
     File(file::FileSink),
     Nats(Box<nats::NatsSink>),
+    #[cfg(feature = "kafka")]
+    Kafka(Box<kafka::KafkaSink>),
+    #[cfg(not(feature = "kafka"))]
+    Unavailable(&'static str),
 }
 
 impl Sink {
@@ -475,6 +493,12 @@ impl Sink {
                     .map_err(|e| SinkError::Transient(e.to_string()))
             }
             Sink::Nats(n) => n.publish(batch).await,
+            #[cfg(feature = "kafka")]
+            Sink::Kafka(k) => k.publish(batch).await,
+            #[cfg(not(feature = "kafka"))]
+            Sink::Unavailable(what) => Err(SinkError::Transient(format!(
+                "this sipedge was built without {what}"
+            ))),
         }
     }
 }

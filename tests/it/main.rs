@@ -9,6 +9,8 @@ mod client;
 mod conformance;
 mod daemon;
 mod fuzz_replay;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod nats;
 mod parser;
 mod proxy_sipp;
