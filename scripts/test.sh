@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs every check of sipedge, on a fresh machine too:
 #   installs the test peers it needs (sipp, nats-server, openssl, chromium,
-#   node and the softphone's npm packages) when missing, then runs
+#   node and the softphone's npm packages, baresip) when missing, then runs
 #   formatting, clippy (-D warnings), every test (unit, the integration-test
 #   binary with the RFC 4475/5118 torture messages, real calls through
 #   `sipedge run` with sipp, and the fuzz-corpus replay), then a short run
@@ -51,6 +51,7 @@ need_pkg openssl openssl
 need_pkg chromium chromium
 need_pkg node nodejs
 need_pkg npm npm
+need_pkg baresip baresip-core
 # The browser softphone and its Chromium driver (npm registry), and the
 # JsSIP bundle its postinstall builds.
 if [ ! -f examples/softphone/jssip.bundle.js ] || [ ! -d examples/softphone/node_modules/playwright-core ]; then

@@ -3,6 +3,7 @@
 
 mod admin;
 mod alloc_count;
+mod baresip;
 mod browser;
 mod cli_parse;
 mod client;
