@@ -58,6 +58,7 @@ pub const OLDEST_UNDELIVERED: &str = "sipedge_outbox_oldest_undelivered_seconds"
 pub const DELIVERY_LATENCY: &str = "sipedge_event_delivery_seconds";
 pub const PUBLISH_LATENCY: &str = "sipedge_sink_publish_seconds";
 pub const COMMIT_LATENCY: &str = "sipedge_outbox_commit_seconds";
+pub const EVENTS: &str = "sipedge_events_total";
 
 /// Every metric name this module exports.
 pub const ALL: &[&str] = &[
@@ -94,6 +95,7 @@ pub const ALL: &[&str] = &[
     DELIVERY_LATENCY,
     PUBLISH_LATENCY,
     COMMIT_LATENCY,
+    EVENTS,
     RECEIVED,
     SENT,
     REFUSALS,
@@ -549,6 +551,18 @@ pub async fn render(st: &AdminState, shards: Vec<Value>) -> String {
         "The outbox's bound.",
         p.outbox_max_bytes.load(Ordering::Relaxed) as f64,
     );
+    o.head(
+        EVENTS,
+        "counter",
+        "Events the call core emitted into the outbox, by type.",
+    );
+    for (t, n) in crate::event::EventType::ALL.iter().zip(&p.by_type) {
+        o.sample(
+            EVENTS,
+            &[("type", t.as_str())],
+            n.load(Ordering::Relaxed) as f64,
+        );
+    }
     o.one(
         OUTBOX_REFUSED,
         "counter",

@@ -77,9 +77,13 @@ impl EventTx {
     /// Queues `e`; when the writer is this far behind, counts and logs the
     /// loss instead of blocking the SIP path.
     pub fn send(&self, e: Event) {
+        let kind = e.kind as usize;
         match self.tx.try_send(e) {
             Ok(()) => {
                 self.stats.queued.fetch_add(1, Ordering::Relaxed);
+                if let Some(n) = self.stats.by_type.get(kind) {
+                    n.fetch_add(1, Ordering::Relaxed);
+                }
             }
             Err(err) => self.lose(err),
         }
@@ -87,6 +91,7 @@ impl EventTx {
 
     fn lose(&self, err: mpsc::error::TrySendError<Event>) {
         let n = self.lost.fetch_add(1, Ordering::Relaxed) + 1;
+        self.stats.refused.fetch_add(1, Ordering::Relaxed);
         let e = match err {
             mpsc::error::TrySendError::Full(e) | mpsc::error::TrySendError::Closed(e) => e,
         };
@@ -174,6 +179,9 @@ pub struct PipelineStats {
     /// (committed or refused): equal when nothing is in flight.
     pub queued: AtomicU64,
     pub handled: AtomicU64,
+    /// Events queued for the outbox, by [`EventType`](crate::event::EventType)
+    /// (in `EventType::ALL` order).
+    pub by_type: [AtomicU64; 5],
     /// Seconds one group commit (write + fdatasync) took.
     pub commit: Latency,
     pub dir: PathBuf,
@@ -346,6 +354,7 @@ pub fn start(config: &Config) -> Result<(EventTx, Arc<PipelineStats>), StartErro
         refused: AtomicU64::new(0),
         queued: AtomicU64::new(0),
         handled: AtomicU64::new(0),
+        by_type: Default::default(),
         commit: Latency::default(),
         dir: dir.clone(),
         sinks: std::sync::RwLock::new(sinks.clone()),
