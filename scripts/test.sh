@@ -4,8 +4,9 @@
 #   node and the softphone's npm packages, baresip) when missing, then runs
 #   formatting, clippy (-D warnings), every test (unit, the integration-test
 #   binary with the RFC 4475/5118 torture messages, real calls through
-#   `sipedge run` with sipp, and the fuzz-corpus replay), then a short run
-#   of each fuzz target when cargo-fuzz can run. Test processes use free
+#   `sipedge run` with sipp, baresip and Chromium, and the fuzz-corpus
+#   replay), a 60-second soak (benches/load/soak.sh), then a short run of
+#   each fuzz target when cargo-fuzz can run. Test processes use free
 #   loopback ports and are stopped by PID.
 #
 # The Kafka sink (cargo feature `kafka`) is tested against tansu, a
@@ -82,6 +83,9 @@ cargo clippy --all-targets --locked -- -D warnings
 
 step "cargo test (unit, integration, fuzz-corpus replay)"
 cargo test --locked 2>&1 | tee "$log"
+step "soak, 60 s (benches/load/soak.sh at 100 calls/s with the test build)"
+RATE=100 DURATION=60 SAMPLE=10 SIPEDGE_BIN="$CARGO_TARGET_DIR/debug/sipedge" bash benches/load/soak.sh
+
 if [ -n "$tansu" ]; then
   step "kafka sink against tansu ($tansu): cargo clippy and test --features kafka"
   cargo clippy --all-targets --locked --features kafka -- -D warnings

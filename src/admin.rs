@@ -151,10 +151,13 @@ async fn drain_handler(State(st): State<St>, body: Option<axum::Json<DrainBody>>
 
 /// Reads and validates the configuration file again; on success every
 /// shard takes it (timers, limits, rate limits, PBX addresses and trusted
-/// networks, wrap, dialog limits, identity headers); on failure nothing
-/// changes and the error is returned. What a reload cannot change (the
-/// listeners, parser limits, sinks, admin and metrics addresses) is named
-/// in the answer: it needs a restart.
+/// networks, wrap, dialog limits, identity headers), listeners are bound
+/// and let go, sinks added, removed or restarted, certificates and the log
+/// level reloaded; on failure (the file, a certificate, an address that
+/// cannot be bound, a new sink's cursor) nothing changes and the error is
+/// returned. What a reload cannot change (parser limits, the outbox size,
+/// a listener's side or path, admin and metrics addresses) is named in the
+/// answer: it needs a restart.
 pub async fn reload(st: &AdminState) -> Result<Value, String> {
     let _ = crate::notify::notify("RELOADING=1");
     let result = reload_inner(st).await;
@@ -177,6 +180,8 @@ async fn reload_inner(st: &AdminState) -> Result<Value, String> {
         .config_path
         .clone()
         .ok_or("this daemon was not started from a file")?;
+    // One reload at a time (SIGHUP and the API may ask together).
+    let mut bound = st.listeners.lock().await;
     let new = crate::config::Config::load(&path).map_err(|e| e.to_string())?;
     let mut certs = Vec::new();
     for (i, l) in new.listen.iter().enumerate() {
@@ -205,13 +210,17 @@ async fn reload_inner(st: &AdminState) -> Result<Value, String> {
             restart.push("log format");
         }
     }
+    st.pipeline
+        .check(&new)
+        .map_err(|e| format!("events: {e}"))?;
     // Listeners: bind the new, stop the removed, new certificates.
-    let (listeners, more) = st.listeners.lock().await.apply(&new.listen, certs).await?;
+    let (listeners, more) = bound.apply(&new.listen, certs).await?;
     crate::logging::set_level(new.log.level);
     // Sinks added, removed or with new settings: from their cursors.
     let sinks = st
         .pipeline
         .reconfigure(&new)
+        .await
         .map_err(|e| format!("events: {e}"))?;
     let reloaded = listeners
         .iter()

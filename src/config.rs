@@ -612,10 +612,15 @@ impl FromStr for Dur {
         let d = match unit {
             "ms" => Duration::from_millis(n),
             "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
+            "m" => Duration::from_secs(n.saturating_mul(60)),
+            "h" => Duration::from_secs(n.saturating_mul(3600)),
             _ => return Err(format!("`{s}` is not a duration like 500ms, 20s, 5m or 4h")),
         };
+        // Every duration is added to a clock reading somewhere: a year is
+        // far beyond any SIP or call timer and cannot overflow it.
+        if d > Duration::from_secs(365 * 24 * 3600) {
+            return Err(format!("`{s}` is longer than a year"));
+        }
         Ok(Dur(d))
     }
 }
@@ -792,6 +797,18 @@ impl Config {
                 "at least one PBX address is needed".into(),
             );
         }
+        if self.pbx.transport == TransportKind::Udp
+            && !self
+                .listen
+                .iter()
+                .any(|l| l.transport == TransportKind::Udp)
+        {
+            return err(
+                "pbx.transport".into(),
+                "udp needs a [[listen]] of transport udp to send from (or set pbx.transport = \"tcp\")"
+                    .into(),
+            );
+        }
         if self.node.id.is_empty()
             || !self
                 .node
@@ -808,10 +825,12 @@ impl Config {
                 "must be above zero and at most sip.t2".into(),
             );
         }
-        if s.timer_c.0 < std::time::Duration::from_secs(1) {
+        if s.timer_c.0 < std::time::Duration::from_secs(1)
+            || s.timer_c.0 > std::time::Duration::from_secs(24 * 3600)
+        {
             return err(
                 "sip.timer_c".into(),
-                "must be at least 1s (RFC 3261 wants more than 3 minutes)".into(),
+                "must be from 1s to 24h (RFC 3261 wants more than 3 minutes)".into(),
             );
         }
         if !(1..=MAX_HEADERS).contains(&s.max_headers) {
@@ -1017,6 +1036,11 @@ mod tests {
             ("[sip]\nmax_headers = 500\n", "sip.max_headers"),
             ("[node]\nid = \"edge 1\"\n", "node.id"),
             ("[sip]\ntimer_c = \"0s\"\n", "sip.timer_c"),
+            ("[sip]\ntimer_c = \"25h\"\n", "sip.timer_c"),
+            (
+                "[dialog]\nmax_duration = \"18446744073709551615h\"\n",
+                "dialog.max_duration",
+            ),
             (
                 "[events]\nsinks = [\"kafka\"]\n[events.kafka.properties]\nacks = \"1\"\n",
                 if cfg!(feature = "kafka") {

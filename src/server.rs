@@ -83,7 +83,8 @@ struct Bound {
     listen: crate::config::Listen,
     task: tokio::task::AbortHandle,
     tls: Option<transport::tls::Acceptor>,
-    udp: Option<Arc<UdpSocket>>,
+    /// UDP: the socket, and how to stop its task (which forgets its flows).
+    udp: Option<(Arc<UdpSocket>, Arc<tokio::sync::Notify>)>,
 }
 
 impl Listeners {
@@ -105,6 +106,7 @@ impl Listeners {
                     .write()
                     .unwrap_or_else(PoisonError::into_inner)
                     .push(s.clone());
+                let stop = Arc::new(tokio::sync::Notify::new());
                 let task = tokio::spawn(transport::udp::serve(
                     s.clone(),
                     l.side,
@@ -113,8 +115,9 @@ impl Listeners {
                     self.limits,
                     self.udp_flows,
                     self.counters.clone(),
+                    stop.clone(),
                 ));
-                (task.abort_handle(), Some(s))
+                (task.abort_handle(), Some((s, stop)))
             }
             TransportKind::Tcp | TransportKind::Tls => {
                 let s = TcpListener::bind(l.addr).await.map_err(bind_err)?;
@@ -225,17 +228,28 @@ impl Listeners {
                 .unwrap_or(usize::MAX)
         });
         self.bound = kept;
+        // Requests to the PBX leave from the first UDP listener in
+        // configuration order, as the proxy's Via names it.
+        *self.udp.write().unwrap_or_else(PoisonError::into_inner) = self
+            .bound
+            .iter()
+            .filter_map(|b| b.udp.as_ref().map(|(s, _)| s.clone()))
+            .collect();
         Ok((changes, restart))
     }
 
-    /// Stops accepting on `b` (accepted connections stay).
+    /// Stops accepting on `b`: accepted TCP/TLS/WS connections stay; a
+    /// UDP listener forgets its flows and closes its socket.
     fn unbind(&self, b: &Bound) {
-        b.task.abort();
-        if let Some(s) = &b.udp {
-            self.udp
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .retain(|u| !Arc::ptr_eq(u, s));
+        match &b.udp {
+            Some((s, stop)) => {
+                stop.notify_one();
+                self.udp
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .retain(|u| !Arc::ptr_eq(u, s));
+            }
+            None => b.task.abort(),
         }
         info!(transport = b.listen.transport.as_str(), addr = %b.listen.addr, "Stopped listening.");
     }

@@ -9,8 +9,11 @@
 # the histogram sipedge_event_delivery_seconds{sink="nats"}; this script
 # waits until every committed event is acknowledged, scrapes /metrics and
 # reports p50/p90/p99 (linear interpolation inside a bucket, as Prometheus'
-# histogram_quantile does, and the bucket's upper bound as a ceiling), and
-# checks the stream holds exactly as many messages as sipedge published.
+# histogram_quantile does, and the bucket's upper bound as a ceiling) of the
+# load's events alone (a warm-up call connects the sink first and is
+# subtracted), and fails unless every call succeeded and the stream holds
+# exactly as many messages as sipedge had acknowledged. The histogram
+# holds every event type; interaction.ended's time is the BYE's arrival.
 #
 # Usage: benches/load/e2e_latency.sh
 # Environment: RATE (default 200), DURATION (seconds, default 30), TALK_MS (default 1000).
@@ -66,10 +69,16 @@ TOML
 "$root/target/release/sipedge" run --config "$work/edge.toml" > "$work/edge.log" 2>&1 &
 edge=$!; pids+=("$edge")
 wait_until 10 curl -sf "http://127.0.0.1:$metrics_port/ready" -o /dev/null
-# The sink connects (and creates the stream) on its first publish; warm it
-# with one call so the first measured events do not include the connect.
 sipp -sf benches/load/uas_rr.xml -i 127.0.0.1 -p "$uas_port" -nostdin -timeout $((secs + 60))s > "$work/uas.out" 2>&1 &
 pids+=($!)
+metrics() { curl -sf "http://127.0.0.1:$metrics_port/metrics"; }
+caught_up() { metrics | awk '/^sipedge_outbox_backlog_events\{sink="nats"\}/{seen=1; ok=($2==0)} END{exit !(seen && ok)}'; }
+# The sink connects (and creates the stream) on its first publish: one
+# warm-up call, whose events are subtracted below.
+sipp -sf benches/load/uac_rr.xml "127.0.0.1:$proxy_port" -s 1002 -i 127.0.0.1 -p "$(free_port u)" -m 1 -d 10 \
+  -nostdin -timeout 20s > "$work/warm.out" 2>&1
+wait_until 30 caught_up || { echo "the warm-up call's events were not delivered"; exit 1; }
+metrics > "$work/before.txt"
 calls=$((rate * secs))
 echo "e2e latency: $calls calls at $rate calls/s, talk ${talk} ms, sipedge → nats-server JetStream"
 sipp -sf benches/load/uac_rr.xml "127.0.0.1:$proxy_port" -s 1002 -i 127.0.0.1 -p "$(free_port u)" -r "$rate" -m "$calls" -d "$talk" \
@@ -77,18 +86,22 @@ sipp -sf benches/load/uac_rr.xml "127.0.0.1:$proxy_port" -s 1002 -i 127.0.0.1 -p
 ok=$(awk -F'|' '/Successful call/{gsub(/ /,"",$3); print $3}' "$work/uac.out" | tail -1)
 failed=$(awk -F'|' '/Failed call/{gsub(/ /,"",$3); print $3}' "$work/uac.out" | tail -1)
 echo "calls: ok=${ok:-0} failed=${failed:-?}"
+[ "${failed:-1}" = 0 ] && [ "${ok:-0}" = "$calls" ] || { echo "FAIL: not every call succeeded"; exit 1; }
 
-metrics() { curl -sf "http://127.0.0.1:$metrics_port/metrics"; }
-caught_up() { metrics | awk '/^sipedge_outbox_backlog_events\{sink="nats"\}/{exit !($2==0)}'; }
 wait_until 60 caught_up || { echo "nats sink did not catch up within 60 s"; exit 1; }
 metrics > "$work/metrics.txt"
 curl -sf "http://127.0.0.1:$nats_http/jsz?streams=true" > "$work/jsz.json"
-python3 - "$work/metrics.txt" "$work/jsz.json" <<'PY'
+python3 - "$work/metrics.txt" "$work/jsz.json" "$work/before.txt" <<'PY'
 import json, re, sys
 text = open(sys.argv[1]).read()
+before = open(sys.argv[3]).read()
+def buckets(t, name):
+    return [(float('inf') if le == '+Inf' else float(le), float(c)) for le, c in
+            re.findall(name + r'_bucket\{(?:sink="nats",)?le="([^"]+)"\} (\S+)', t)]
 def hist(name):
-    b = [(float('inf') if le == '+Inf' else float(le), float(c)) for le, c in
-         re.findall(name + r'_bucket\{(?:sink="nats",)?le="([^"]+)"\} (\S+)', text)]
+    # The load's own samples: now minus the warm-up.
+    b0 = dict(buckets(before, name))
+    b = [(le, c - b0.get(le, 0.0)) for le, c in buckets(text, name)]
     return b, (b[-1][1] if b else 0.0)
 def q(b, count, p):
     rank, lo, prev = p * count, 0.0, 0.0
@@ -103,6 +116,9 @@ published = float(re.search(r'sipedge_events_published_total\{sink="nats"\} (\S+
 stored = sum(s["state"]["messages"] for a in json.load(open(sys.argv[2])).get("account_details", [])
              for s in a.get("stream_detail", []))
 print(f"events acknowledged by JetStream: {int(published)}, messages in the stream: {stored}")
+if stored != int(published):
+    print("FAIL: the stream does not hold exactly the acknowledged events")
+    sys.exit(1)
 for name, what in [("sipedge_event_delivery_seconds", "event time → JetStream ack"),
                    ("sipedge_sink_publish_seconds", "one publish batch → its acks"),
                    ("sipedge_outbox_commit_seconds", "outbox write + fdatasync")]:

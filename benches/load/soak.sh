@@ -31,10 +31,14 @@ talk=${TALK_MS:-1000}
 sample=${SAMPLE:-60}
 work=$(mktemp -d -t sipedge-soak.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+}
 trap 'cleanup; rm -rf "$work"' EXIT
 
-for b in sipp nats-server curl python3; do
+[ "$rate" -ge 10 ] || { echo "RATE must be at least 10 (a tenth of it cancels, a tenth is busy)"; exit 2; }
+for b in sipp nats-server curl python3 ss; do
   command -v "$b" >/dev/null || { echo "$b missing (scripts/test.sh installs sipp and nats-server)"; exit 1; }
 done
 free_port() { python3 -c 'import socket,sys;t=socket.SOCK_DGRAM if sys.argv[1]=="u" else socket.SOCK_STREAM;s=socket.socket(socket.AF_INET,t);s.bind(("127.0.0.1",0));print(s.getsockname()[1])' "$1"; }
@@ -100,20 +104,20 @@ metric_sum() { # name [label-filter]: sum of the samples of a metric
 }
 clk=$(getconf CLK_TCK)
 printf '%8s %9s %6s %10s %13s %12s\n' elapsed rss_mib cores live_calls transactions ended_total
-t0=$SECONDS; ticks0=$(awk '{print $14+$15}' "/proc/$edge/stat")
+t0=$SECONDS; ticks0=$(awk '{print $14+$15}' "/proc/$edge/stat"); ns0=$(date +%s%N)
 while kill -0 "$a1" 2>/dev/null || kill -0 "$a2" 2>/dev/null || kill -0 "$a3" 2>/dev/null; do
   for _ in $(seq $((sample * 10))); do
     kill -0 "$a1" 2>/dev/null || kill -0 "$a2" 2>/dev/null || kill -0 "$a3" 2>/dev/null || break
     sleep 0.1
   done
-  ticks=$(awk '{print $14+$15}' "/proc/$edge/stat")
+  ticks=$(awk '{print $14+$15}' "/proc/$edge/stat"); ns=$(date +%s%N)
   el=$((SECONDS - t0))
   printf '%8s %9s %6s %10s %13s %12s\n' "${el}s" \
     "$(awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$edge/status")" \
-    "$(awk -v d=$((ticks - ticks0)) -v c="$clk" -v s="$sample" 'BEGIN{printf "%.2f", d/c/s}')" \
+    "$(awk -v d=$((ticks - ticks0)) -v c="$clk" -v ns=$((ns - ns0)) 'BEGIN{printf "%.2f", d/c/(ns/1e9)}')" \
     "$(metric_sum sipedge_interactions_live)" "$(metric_sum sipedge_sip_transactions)" \
     "$(metric_sum sipedge_interactions_ended_total)"
-  ticks0=$ticks
+  ticks0=$ticks; ns0=$ns
   [ $el -lt $((duration + 300)) ] || { echo "sipp did not finish within the duration + 300 s"; break; }
 done
 for p in "$a1" "$a2" "$a3"; do wait "$p" || true; done
@@ -137,10 +141,17 @@ check "every call completed ($done_calls of $total)" "$([ "$done_calls" = "$tota
 wait_until 30 bash -c "[ \"\$(curl -sf http://127.0.0.1:$metrics_port/metrics | awk '\$1 ~ /^sipedge_interactions_live/ {s+=\$2} END{print s+0}')\" = 0 ]" || true
 live=$(metric_sum sipedge_interactions_live)
 check "live interactions at the end: $live" "$([ "$live" = 0 ] && echo ok || echo "$live")"
-ended=$(metric_sum sipedge_interactions_ended_total)
-emitted=$(metric_sum sipedge_events_total 'type="sipedge.interaction.ended"')
+# The counters move together; poll (bounded) until they agree.
+for _ in $(seq 100); do
+  ended=$(metric_sum sipedge_interactions_ended_total)
+  emitted=$(metric_sum sipedge_events_total 'type="sipedge.interaction.ended"')
+  [ "$emitted" = "$ended" ] && [ "$ended" = "$done_calls" ] && break
+  sleep 0.1
+done
 check "interaction.ended events ($emitted) == interactions ended ($ended) == calls ($done_calls)" \
   "$([ "$emitted" = "$ended" ] && [ "$ended" = "$done_calls" ] && echo ok || echo mismatch)"
+# The agents' wraps (5 s) end after the last call: then every event is in.
+wait_until 30 bash -c "[ \"\$(curl -sf http://127.0.0.1:$metrics_port/metrics | awk '\$1 == \"sipedge_agents_in_wrap\" {print \$2}')\" = 0 ]" || true
 wait_until 120 bash -c "[ \"\$(curl -sf http://127.0.0.1:$metrics_port/metrics | awk '\$1 ~ /^sipedge_outbox_backlog_events/ {s+=\$2} END{print s+0}')\" = 0 ]" || true
 all_events=$(metric_sum sipedge_events_total)
 published=$(metric_sum sipedge_events_published_total)

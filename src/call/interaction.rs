@@ -251,6 +251,10 @@ pub struct Interaction {
     pub lost_at: Option<Instant>,
     /// The earliest deadline queued for it in the timer heap.
     pub armed: Option<Instant>,
+    /// The proxy's Timer C fired and it is cancelling the INVITE: the
+    /// final answer that follows (487, or 408 if none) is the system's
+    /// no-answer, not the caller's cancel; a 2xx still connects the call.
+    pub timer_c: bool,
     pub route: RouteInfo,
     pub evidence: Vec<Evidence>,
     /// Boxed: most of a dialog's life it is `None`.

@@ -666,6 +666,7 @@ impl Calls {
             session_deadline: None,
             lost_at: None,
             armed: None,
+            timer_c: false,
             route: RouteInfo {
                 caller_from: header_text(msg.get(HeaderName::From)),
                 caller_contact: contact.into(),
@@ -727,7 +728,19 @@ impl Calls {
                 }
                 200..=299 => self.answer(now, seq, msg),
                 _ => {
-                    let end = classify_final(code, side, self.live[&seq].party_of(side), msg);
+                    let i = &self.live[&seq];
+                    let end = if i.timer_c {
+                        End {
+                            by: EndedBy::System,
+                            reason: EndReason::NoAnswer,
+                            side: None,
+                            code: Some(code),
+                            sip_reason: sip_reason(msg),
+                            timer: Some(Timer::TimerC),
+                        }
+                    } else {
+                        classify_final(code, side, i.party_of(side), msg)
+                    };
                     self.finish(now, seq, end, false);
                 }
             }
@@ -832,13 +845,13 @@ impl Calls {
         let Some(seq) = self.lookup(request.call_id(), tag) else {
             return;
         };
-        if self.live.get(&seq).is_none_or(|i| i.state != State::Early) {
+        let Some(i) = self.live.get(&seq).filter(|i| i.state == State::Early) else {
             return;
-        }
-        let (reason, timer) = if code == 408 {
-            (EndReason::NoAnswer, None)
-        } else {
-            (EndReason::Rejected, None)
+        };
+        let (reason, timer) = match code {
+            408 if i.timer_c => (EndReason::NoAnswer, Some(Timer::TimerC)),
+            408 => (EndReason::NoAnswer, None),
+            _ => (EndReason::Rejected, None),
         };
         self.finish(
             now,
@@ -856,30 +869,18 @@ impl Calls {
     }
 
     /// The proxy's Timer C fired for the INVITE `request` (it rang too long
-    /// after its last 18x) and sipedge is cancelling it: the interaction
-    /// ends here, as the system's no-answer; the 487 that follows is not
-    /// the caller's cancel.
-    pub fn on_timer_c(&mut self, now: Instant, request: &Message) {
+    /// after its last 18x) and sipedge is cancelling it. The interaction
+    /// ends with the final answer that follows, as the system's
+    /// no-answer (`timer_c`); if the callee answers first, the call
+    /// connects as usual.
+    pub fn on_timer_c(&mut self, request: &Message) {
         let tag = request.from_header().ok().and_then(|f| f.tag());
         let Some(seq) = self.lookup(request.call_id(), tag) else {
             return;
         };
-        if self.live.get(&seq).is_none_or(|i| i.state != State::Early) {
-            return;
+        if let Some(i) = self.live.get_mut(&seq).filter(|i| i.state == State::Early) {
+            i.timer_c = true;
         }
-        self.finish(
-            now,
-            seq,
-            End {
-                by: EndedBy::System,
-                reason: EndReason::NoAnswer,
-                side: None,
-                code: Some(487),
-                sip_reason: None,
-                timer: Some(Timer::TimerC),
-            },
-            false,
-        );
     }
 
     /// The agent's flow is gone: an unanswered interaction on it ends now
@@ -1079,8 +1080,35 @@ impl Calls {
         };
         if i.armed.is_none_or(|a| d < a) {
             i.armed = Some(d);
-            self.timers.push(Reverse((d, TimerKey::Interaction(seq))));
+            self.push_timer(d, TimerKey::Interaction(seq));
         }
+    }
+
+    /// Queues a timer entry. Superseded entries are skipped when they come
+    /// up, but a call's `max_duration` entry (hours ahead) would otherwise
+    /// stay queued long after the call ended: when stale entries outnumber
+    /// the live ones, the heap is rebuilt from the current ones (amortized
+    /// O(1) per push).
+    fn push_timer(&mut self, at: Instant, k: TimerKey) {
+        self.timers.push(Reverse((at, k)));
+        if self.timers.len() > 2 * (self.live.len() + self.wrap_timers.len()) + 1024 {
+            let queued = std::mem::take(&mut self.timers).into_vec();
+            let current: Vec<_> = queued
+                .into_iter()
+                .filter(|Reverse((at, k))| match *k {
+                    TimerKey::Interaction(seq) => {
+                        self.live.get(&seq).is_some_and(|i| i.armed == Some(*at))
+                    }
+                    TimerKey::Wrap(_) => self.wrap_deadline(*k) == Some(*at),
+                })
+                .collect();
+            self.timers = BinaryHeap::from(current);
+        }
+    }
+
+    /// Timer entries queued (live, tombstones, wraps and superseded ones).
+    pub fn timer_entries(&self) -> usize {
+        self.timers.len()
     }
 
     fn interaction_timeout(
@@ -1258,7 +1286,7 @@ impl Calls {
         }
         self.actions.push_back(CallAction::Emit(event));
         self.wrap_timers.insert(epoch, agent);
-        self.timers.push(Reverse((deadline, TimerKey::Wrap(epoch))));
+        self.push_timer(deadline, TimerKey::Wrap(epoch));
     }
 
     fn emit_wrap_ended(&mut self, now: Instant, w: Wrap, why: WrapEnd) {

@@ -371,8 +371,15 @@ impl Reader {
     fn open_for(&mut self) -> io::Result<bool> {
         let segs = segments(&self.dir)?;
         let Some(idx) = segs.iter().rposition(|(f, _)| *f <= self.next) else {
-            // Everything before the first segment was collected: skip on.
+            // Everything before the first segment was collected (a sink
+            // that was not configured while they were delivered): skip on.
             if let Some((f, _)) = segs.first() {
+                tracing::warn!(
+                    dir = %self.dir.display(),
+                    from = self.next,
+                    to = *f,
+                    "Events before the oldest kept segment were collected; a returning sink resumes there."
+                );
                 self.next = *f;
                 return self.open_for();
             }

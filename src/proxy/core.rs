@@ -684,18 +684,35 @@ impl Proxy {
         }
     }
 
+    /// Queues a timer entry; when superseded entries (a transaction's
+    /// earlier deadlines, Timer C after the 2xx) outnumber the current
+    /// ones, rebuilds the heap from the current ones.
+    fn push_timer(&mut self, at: Instant, r: TimerRef) {
+        self.timers_heap.push(Reverse((at, r)));
+        if self.timers_heap.len() > 2 * (self.servers.len() + self.clients.len()) + 1024 {
+            let queued = std::mem::take(&mut self.timers_heap).into_vec();
+            let current: Vec<_> = queued
+                .into_iter()
+                .filter(|Reverse((at, r))| self.timer_current(r) == Some(*at))
+                .collect();
+            self.timers_heap = BinaryHeap::from(current);
+        }
+    }
+
+    /// Timer entries queued (current and superseded).
+    pub fn timer_entries(&self) -> usize {
+        self.timers_heap.len()
+    }
+
     fn arm_server(&mut self, key: &ServerKey) {
         if let Some(at) = self.servers.get(key).and_then(|e| e.tx.poll_timeout()) {
-            self.timers_heap.push(Reverse((at, server_timer(key))));
+            self.push_timer(at, server_timer(key));
         }
     }
 
     fn arm_client(&mut self, key: &ClientKey) {
         if let Some(at) = self.clients.get(key).and_then(|e| e.tx.poll_timeout()) {
-            self.timers_heap.push(Reverse((
-                at,
-                TimerRef::Client(key.branch.clone(), key.cancel),
-            )));
+            self.push_timer(at, TimerRef::Client(key.branch.clone(), key.cancel));
         }
     }
 
@@ -739,14 +756,11 @@ impl Proxy {
                 let dest = e.dest;
                 self.actions.push_back(Action::Send { dest, bytes: b });
             }
-            Some(Output::TimerC) => {
-                self.stats.timeouts += 1;
-                if !key.cancel {
-                    if let Some(invite) = reparse(e.tx.request()) {
-                        self.calls.on_timer_c(now, &invite);
-                    }
-                    self.cancel_client(now, &key);
+            Some(Output::TimerC) if !key.cancel => {
+                if let Some(invite) = reparse(e.tx.request()) {
+                    self.calls.on_timer_c(&invite);
                 }
+                self.cancel_client(now, &key);
             }
             Some(Output::Timeout) => {
                 self.stats.timeouts += 1;
@@ -1483,6 +1497,19 @@ impl Proxy {
         let Some(s) = self.servers.get_mut(&skey) else {
             return;
         };
+        if resp.via_count() < 2 {
+            // Only our Via: the next hop answered with the wrong Via set
+            // (a 487 built from our CANCEL's, say). RFC 3261 §16.7: not
+            // forwarded as is. A final non-2xx is answered to the caller
+            // from our server transaction instead, so it still learns it.
+            let side = if from_pbx { Side::Core } else { Side::Access };
+            if code >= 300 {
+                self.calls.on_response(now, &resp, side);
+                let reason = String::from_utf8_lossy(resp.reason_phrase()).into_owned();
+                self.answer(now, &skey, code, Some(&reason));
+            }
+            return;
+        }
         let bytes = Bytes::from(build::serialize(
             &resp,
             &Edits {

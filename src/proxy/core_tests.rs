@@ -332,6 +332,41 @@ fn cancel_before_answer() {
     assert!(w.feed(w.phone, &phone_ack).is_empty());
 }
 
+/// A PBX that builds its 487 from our CANCEL (only our Via in it): the
+/// phone still gets a 487 with its own Via, built from our transaction,
+/// never a response with no Via at all.
+#[test]
+fn a_487_carrying_only_our_via_is_answered_from_our_transaction() {
+    let mut w = World::new();
+    let out = w.feed(w.phone, INVITE);
+    let fwd = out[1].1.clone();
+    w.feed(w.pbx, &respond(&fwd, 180, "pbx1", ""));
+    let cancel = INVITE
+        .replacen("INVITE sip", "CANCEL sip", 1)
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
+        .replace("Content-Type: application/sdp\n", "")
+        .replace(
+            "Content-Length: 29\n\nv=0\nm=audio 4000 RTP/AVP 0\n",
+            "Content-Length: 0\n\n",
+        );
+    let out = w.feed(w.phone, &cancel);
+    let our_cancel = out[1].1.clone();
+    w.feed(w.pbx, &respond(&our_cancel, 200, "pbx1", ""));
+    // The 487 "to the INVITE" with the CANCEL's (our) single Via.
+    let bad = respond(&our_cancel, 487, "pbx1", "").replace("CSeq: 1 CANCEL", "CSeq: 1 INVITE");
+    let out = w.feed(w.pbx, &bad);
+    let up: Vec<_> = out.iter().filter(|(d, _)| *d == Dest::Flow(1)).collect();
+    assert_eq!(up.len(), 1, "{out:?}");
+    let m = &up[0].1;
+    assert_eq!(m.status(), Some(487));
+    assert_eq!(m.via_count(), 1);
+    assert_eq!(
+        m.top_via().unwrap().branch,
+        Some(&b"z9hG4bKphone1"[..]),
+        "the phone's own Via"
+    );
+}
+
 #[test]
 fn busy_from_the_pbx_is_acked_and_passed_on() {
     let mut w = World::new();
@@ -403,23 +438,19 @@ fn ringing_past_timer_c_is_cancelled_downstream() {
         out.iter().all(|(d, _)| *d == pbx_dest()),
         "nothing to the phone yet: {out:?}"
     );
-    let ended: Vec<_> = w
-        .events
-        .iter()
-        .filter(|e| e.kind == crate::event::EventType::InteractionEnded)
-        .collect();
-    assert_eq!(ended.len(), 1);
-    let d = &ended[0].data;
-    assert_eq!(
-        (&d["ended_by"], &d["end_reason"], &d["timer"]),
-        (
-            &serde_json::json!("system"),
-            &serde_json::json!("no_answer"),
-            &serde_json::json!("timer_c")
-        )
+    let ended = |w: &World| -> Vec<serde_json::Value> {
+        w.events
+            .iter()
+            .filter(|e| e.kind == crate::event::EventType::InteractionEnded)
+            .map(|e| e.data.clone())
+            .collect()
+    };
+    assert!(
+        ended(&w).is_empty(),
+        "not over until the callee answers the CANCEL"
     );
-    assert_eq!(d["durations"]["ring_ms"], 100_000);
-    // The callee answers our CANCEL and its INVITE with 487: that goes up.
+    // The callee answers our CANCEL and its INVITE with 487: that goes up,
+    // and the interaction is the system's no-answer.
     let our_cancel = cancels[0].1.clone();
     w.feed(w.pbx, &respond(&our_cancel, 200, "pbx1", ""));
     let out = w.feed(w.pbx, &respond(&fwd, 487, "pbx1", ""));
@@ -428,13 +459,48 @@ fn ringing_past_timer_c_is_cancelled_downstream() {
             .any(|(d, m)| *d == Dest::Flow(1) && m.status() == Some(487)),
         "{out:?}"
     );
+    let ended = ended(&w);
+    assert_eq!(ended.len(), 1);
+    let d = &ended[0];
     assert_eq!(
-        w.events
-            .iter()
-            .filter(|e| e.kind == crate::event::EventType::InteractionEnded)
-            .count(),
-        1,
-        "ended once"
+        (&d["ended_by"], &d["end_reason"], &d["timer"]),
+        (
+            &serde_json::json!("system"),
+            &serde_json::json!("no_answer"),
+            &serde_json::json!("timer_c")
+        )
+    );
+    // Rang from the INVITE to the 487 (Timer C fired at 100 s, the 487
+    // came at 101 s).
+    assert_eq!(d["durations"]["ring_ms"], 101_000);
+}
+
+/// The callee answers after all, while our CANCEL is on its way: the 2xx
+/// goes up (RFC 3261 §16.7) and the call connects as any other.
+#[test]
+fn a_2xx_racing_our_timer_c_cancel_connects_the_call() {
+    let mut w = World::with(&format!("{CONFIG}[sip]\ntimer_c = \"10s\"\n"));
+    let out = w.feed(w.phone, INVITE);
+    let fwd = out[1].1.clone();
+    w.feed(w.pbx, &respond(&fwd, 180, "pbx1", ""));
+    let out = w.advance(Duration::from_secs(11));
+    assert!(out.iter().any(|(_, m)| m.method() == Some(Method::Cancel)));
+    let out = w.feed(
+        w.pbx,
+        &respond(&fwd, 200, "pbx1", "Contact: <sip:1002@127.0.0.9:5080>\n"),
+    );
+    assert!(
+        out.iter()
+            .any(|(d, m)| *d == Dest::Flow(1) && m.status() == Some(200)),
+        "{out:?}"
+    );
+    let kinds: Vec<_> = w.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "sipedge.interaction.started",
+            "sipedge.interaction.answered"
+        ]
     );
 }
 
@@ -454,6 +520,44 @@ fn a_callee_deaf_to_our_cancel_gets_the_caller_a_408() {
             .any(|(d, m)| *d == Dest::Flow(1) && m.status() == Some(408)),
         "{out:?}"
     );
+    let ended: Vec<_> = w
+        .events
+        .iter()
+        .filter(|e| e.kind == crate::event::EventType::InteractionEnded)
+        .collect();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].data["timer"], "timer_c");
+    assert_eq!(ended[0].data["sip"]["final_code"], 408);
+}
+
+/// Thousands of calls the PBX rejects after ringing: each leaves timer
+/// entries it superseded (Timer C after the final, the call core's ring
+/// limit after the end). They must not pile up for as long as those
+/// timers run (an hour of Timer C here, five minutes of ring limit).
+#[test]
+fn superseded_timers_do_not_pile_up() {
+    let mut w = World::with(&format!("{CONFIG}[sip]\ntimer_c = \"3600s\"\n"));
+    for i in 0..4_000 {
+        let invite = INVITE
+            .replace("call-1@phone", &format!("call-{i}@phone"))
+            .replace("z9hG4bKphone1", &format!("z9hG4bKphone{i}x"))
+            .replace("tag=ph1", &format!("tag=ph{i}"));
+        let out = w.feed(w.phone, &invite);
+        let fwd = out
+            .iter()
+            .find(|(d, _)| *d == pbx_dest())
+            .map(|(_, m)| m.clone())
+            .unwrap();
+        w.feed(w.pbx, &respond(&fwd, 180, "pbx1", ""));
+        w.feed(w.pbx, &respond(&fwd, 486, "pbx1", ""));
+        w.advance(Duration::from_millis(100));
+    }
+    // 400 s of calls: about 320 within the last 32 s still hold
+    // transactions and tombstones; without compaction each of the 4,000
+    // would still have its superseded entries queued.
+    let (proxy, calls) = (w.proxy.timer_entries(), w.proxy.calls().timer_entries());
+    assert!(proxy < 2_600, "proxy timer entries: {proxy}");
+    assert!(calls < 2_600, "call core timer entries: {calls}");
 }
 
 #[test]

@@ -161,6 +161,9 @@ pub struct ClientTx {
     ack: Option<Bytes>,
     deadlines: Deadlines,
     interval: Duration,
+    /// Timer C (INVITE): set when the request is sent, reset by every
+    /// 101–199 (RFC 3261 §16.6 step 11, §16.7 step 2).
+    timer_c: Instant,
     /// Timer C has fired (the proxy cancelled).
     timer_c_fired: bool,
 }
@@ -191,6 +194,7 @@ impl ClientTx {
                 end: None,
             },
             interval: timers.t1,
+            timer_c: now + timers.c,
             timer_c_fired: false,
         }
     }
@@ -238,8 +242,11 @@ impl ClientTx {
                     // A proxy's Timer C (§16.6 step 11, §16.7 step 2) takes
                     // over, restarted by every provisional response.
                     self.deadlines.retransmit = None;
+                    if code > 100 {
+                        self.timer_c = now + self.timers.c;
+                    }
                     if !self.timer_c_fired {
-                        self.deadlines.timeout = Some(now + self.timers.c);
+                        self.deadlines.timeout = Some(self.timer_c);
                     }
                     forward(None)
                 } else if success {

@@ -55,10 +55,16 @@ impl KafkaSink {
                 "message.timeout.ms",
                 self.cfg.message_timeout.0.as_millis().to_string(),
             );
-        // A bad property is the operator's to fix: the events wait.
-        let p: FutureProducer = c
-            .create()
-            .map_err(|e| SinkError::Transient(format!("kafka producer: {e}")))?;
+        // A bad property is the operator's to fix: the events wait. Its
+        // value may be a secret: only the property's name is told.
+        let p: FutureProducer = c.create().map_err(|e| {
+            SinkError::Transient(match e {
+                KafkaError::ClientConfig(_, _, key, _) => {
+                    format!("kafka producer: property {key} refused (value not shown)")
+                }
+                e => format!("kafka producer: {e}"),
+            })
+        })?;
         tracing::info!(brokers = %self.cfg.brokers, topic = %self.cfg.topic, "Kafka sink ready.");
         self.producer = Some(p.clone());
         Ok(p)
@@ -72,7 +78,11 @@ impl KafkaSink {
             // Start the next attempt with a new producer: an idempotent
             // session whose messages timed out (the broker went away, or
             // came back without its state) may never deliver again.
-            self.producer = None;
+            // Dropping one flushes and joins its thread: not on a runtime
+            // worker.
+            if let Some(old) = self.producer.take() {
+                tokio::task::spawn_blocking(move || drop(old));
+            }
         }
         result
     }

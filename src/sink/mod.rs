@@ -181,21 +181,23 @@ pub struct PipelineStats {
     pub handled: AtomicU64,
     /// Events queued for the outbox, by [`EventType`](crate::event::EventType)
     /// (in `EventType::ALL` order).
-    pub by_type: [AtomicU64; 5],
+    pub by_type: [AtomicU64; crate::event::EventType::ALL.len()],
     /// Seconds one group commit (write + fdatasync) took.
     pub commit: Latency,
     pub dir: PathBuf,
     /// The sinks running now (a reload may add, restart or remove them).
     sinks: std::sync::RwLock<Vec<Arc<SinkStats>>>,
     running: std::sync::Mutex<Running>,
+    /// One cursor writer at a time (they share `cursor-<sink>.tmp`).
+    cursor_lock: std::sync::Mutex<()>,
 }
 
-/// The sink tasks: what each was started with, to tell on a reload which
-/// changed.
+/// The sink tasks: what each was started with (a hash of its settings, so
+/// no secret is kept here), to tell on a reload which changed.
 #[derive(Debug, Default)]
 struct Running {
     durable: Option<watch::Receiver<u64>>,
-    tasks: Vec<(SinkKind, String, tokio::task::AbortHandle)>,
+    tasks: Vec<(SinkKind, u64, tokio::task::JoinHandle<()>)>,
 }
 
 impl PipelineStats {
@@ -216,76 +218,119 @@ impl PipelineStats {
             .unwrap_or(u64::MAX)
     }
 
+    /// What a reload to `config` would add to the sinks, read now: fails
+    /// (and nothing changes) when a new sink's cursor file is unreadable.
+    fn sinks_to_add(&self, config: &Config) -> Result<Vec<Arc<SinkStats>>, StartError> {
+        let old = self.sinks();
+        config
+            .events
+            .sinks
+            .iter()
+            .filter(|k| !old.iter().any(|s| s.name == k.as_str()))
+            .map(|k| {
+                new_sink_stats(&self.dir, *k).map_err(|source| StartError {
+                    dir: self.dir.clone(),
+                    source,
+                })
+            })
+            .collect()
+    }
+
+    /// Checks that [`reconfigure`](Self::reconfigure) to `config` can be
+    /// done (before a reload changes anything else).
+    pub fn check(&self, config: &Config) -> Result<(), StartError> {
+        self.sinks_to_add(config).map(drop)
+    }
+
     /// Applies `[events] sinks` and their settings from a reloaded
     /// configuration: a sink whose settings changed restarts from its
-    /// cursor, a new one starts from its cursor file (or the oldest event
-    /// kept), a removed one stops and its cursor is written (it resumes
-    /// from there if it comes back). Returns what changed, e.g.
-    /// `["nats restarted", "file added"]`.
-    pub fn reconfigure(&self, config: &Config) -> Result<Vec<String>, StartError> {
-        let mut running = self
-            .running
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(durable) = running.durable.clone() else {
+    /// cursor (the old task is gone before the new one starts), a new one
+    /// starts from its cursor file, a removed one stops and its cursor is
+    /// written. While a sink is not configured the outbox does not keep
+    /// events for it: if it comes back after its segments were deleted, it
+    /// resumes at the oldest event kept (logged). Returns what changed,
+    /// e.g. `["nats restarted", "file added"]`.
+    pub async fn reconfigure(&self, config: &Config) -> Result<Vec<String>, StartError> {
+        let added = self.sinks_to_add(config)?;
+        let old_stats = self.sinks();
+        let (durable, old_tasks) = {
+            let mut running = self
+                .running
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (running.durable.clone(), std::mem::take(&mut running.tasks))
+        };
+        let Some(durable) = durable else {
             return Ok(Vec::new());
         };
         let mut changes = Vec::new();
         let mut kept = Vec::new();
-        let old_stats = self.sinks();
-        for (kind, settings, handle) in std::mem::take(&mut running.tasks) {
+        let mut stopping = Vec::new();
+        for (kind, settings, handle) in old_tasks {
             let wanted = config.events.sinks.contains(&kind);
             if wanted && settings == sink_settings(config, kind) {
                 kept.push((kind, settings, handle));
                 continue;
             }
             handle.abort();
-            if wanted {
-                changes.push(format!("{} restarted", kind.as_str()));
-            } else {
-                changes.push(format!("{} removed", kind.as_str()));
-            }
+            stopping.push(handle);
+            let what = if wanted { "restarted" } else { "removed" };
+            changes.push(format!("{} {what}", kind.as_str()));
         }
-        let mut stats = Vec::new();
-        let mut tasks = Vec::new();
-        for kind in &config.events.sinks {
-            let name = kind.as_str();
-            if let Some(k) = kept.iter().position(|(k, _, _)| k == kind) {
-                tasks.push(kept.remove(k));
-                if let Some(st) = old_stats.iter().find(|s| s.name == name) {
-                    stats.push(st.clone());
-                }
-                continue;
-            }
-            let st = match old_stats.iter().find(|s| s.name == name) {
-                Some(st) => st.clone(),
-                None => {
-                    changes.push(format!("{name} added"));
-                    new_sink_stats(&self.dir, *kind).map_err(|source| StartError {
-                        dir: self.dir.clone(),
-                        source,
-                    })?
-                }
-            };
-            let handle = spawn_sink(config, *kind, st.clone(), &self.dir, durable.clone());
-            tasks.push((*kind, sink_settings(config, *kind), handle));
-            stats.push(st);
+        // A replacement never runs beside the task it replaces.
+        for h in stopping {
+            let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
         }
-        // Removed sinks: their cursors to disk before they are forgotten.
-        for gone in old_stats
+        let stats: Vec<Arc<SinkStats>> = config
+            .events
+            .sinks
             .iter()
-            .filter(|o| !stats.iter().any(|s| s.name == o.name))
-        {
-            let c = gone.cursor.load(Ordering::Relaxed);
-            if let Err(e) = outbox::write_cursor(&self.dir, gone.name, c) {
-                tracing::error!(sink = gone.name, error = %e, "Cursor write failed.");
-            }
+            .filter_map(|k| {
+                old_stats
+                    .iter()
+                    .chain(&added)
+                    .find(|s| s.name == k.as_str())
+                    .cloned()
+            })
+            .collect();
+        for st in &added {
+            changes.push(format!("{} added", st.name));
         }
+        // The new set is what the outbox keeps events for before any new
+        // task reads.
         *self
             .sinks
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = stats;
-        running.tasks = tasks;
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = stats.clone();
+        {
+            let _one = self
+                .cursor_lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for gone in old_stats
+                .iter()
+                .filter(|o| !stats.iter().any(|s| s.name == o.name))
+            {
+                let c = gone.cursor.load(Ordering::Relaxed);
+                if let Err(e) = outbox::write_cursor(&self.dir, gone.name, c) {
+                    tracing::error!(sink = gone.name, error = %e, "Cursor write failed.");
+                }
+            }
+        }
+        let mut tasks = Vec::new();
+        for (kind, st) in config.events.sinks.iter().zip(&stats) {
+            match kept.iter().position(|(k, _, _)| k == kind) {
+                Some(at) => tasks.push(kept.remove(at)),
+                None => {
+                    let handle = spawn_sink(config, *kind, st.clone(), &self.dir, durable.clone());
+                    tasks.push((*kind, sink_settings(config, *kind), handle));
+                }
+            }
+        }
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .tasks = tasks;
         for c in &changes {
             tracing::info!(change = %c, "Event sinks reconfigured.");
         }
@@ -294,6 +339,10 @@ impl PipelineStats {
 
     /// Writes every cursor that moved since it was last written.
     pub fn persist_cursors(&self) {
+        let _one = self
+            .cursor_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for s in &self.sinks() {
             let c = s.cursor.load(Ordering::Relaxed);
             if c == s.persisted.load(Ordering::Relaxed) {
@@ -359,6 +408,7 @@ pub fn start(config: &Config) -> Result<(EventTx, Arc<PipelineStats>), StartErro
         dir: dir.clone(),
         sinks: std::sync::RwLock::new(sinks.clone()),
         running: Default::default(),
+        cursor_lock: Default::default(),
     });
     {
         let stats = stats.clone();
@@ -446,9 +496,11 @@ fn new_sink_stats(dir: &Path, kind: SinkKind) -> std::io::Result<Arc<SinkStats>>
     }))
 }
 
-/// What a sink of `kind` is started with, comparable across reloads.
-fn sink_settings(config: &Config, kind: SinkKind) -> String {
-    match kind {
+/// What a sink of `kind` is started with, comparable across reloads (a
+/// hash: Kafka properties may hold secrets).
+fn sink_settings(config: &Config, kind: SinkKind) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let text = match kind {
         SinkKind::File => format!("{:?}", config.events.file),
         SinkKind::Nats => format!("{:?}", config.events.nats),
         SinkKind::Kafka => format!(
@@ -456,7 +508,8 @@ fn sink_settings(config: &Config, kind: SinkKind) -> String {
             config.events.kafka,
             config.events.kafka.properties.values().collect::<Vec<_>>()
         ),
-    }
+    };
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(text)
 }
 
 fn spawn_sink(
@@ -465,7 +518,7 @@ fn spawn_sink(
     st: Arc<SinkStats>,
     dir: &Path,
     durable: watch::Receiver<u64>,
-) -> tokio::task::AbortHandle {
+) -> tokio::task::JoinHandle<()> {
     let sink = match kind {
         SinkKind::File => Sink::File(file::FileSink::new(
             config.events.file.path.clone(),
@@ -480,7 +533,7 @@ fn spawn_sink(
         #[cfg(not(feature = "kafka"))]
         SinkKind::Kafka => Sink::Unavailable("kafka"),
     };
-    tokio::spawn(run_sink(sink, st, dir.to_path_buf(), durable)).abort_handle()
+    tokio::spawn(run_sink(sink, st, dir.to_path_buf(), durable))
 }
 
 enum Sink {
@@ -605,8 +658,8 @@ async fn run_sink(
                 }
             }
             let next = batch[done.saturating_sub(1).min(batch.len() - 1)].0 + 1;
-            if done > 0 && next > st.cursor.load(Ordering::Relaxed) {
-                st.cursor.store(next, Ordering::Relaxed);
+            if done > 0 {
+                st.cursor.fetch_max(next, Ordering::Relaxed);
             }
         }
     }

@@ -42,7 +42,9 @@ impl NatsSink {
                 .connection_timeout(Duration::from_secs(5))
                 .connect(self.cfg.url.as_str())
                 .await
-                .map_err(|e| SinkError::Transient(format!("connect {}: {e}", self.cfg.url)))?;
+                .map_err(|e| {
+                    SinkError::Transient(format!("connect {}: {e}", redact(&self.cfg.url)))
+                })?;
             self.max_payload = client.server_info().max_payload;
             let js = jetstream::new(client);
             let name = self.cfg.stream.clone();
@@ -70,7 +72,7 @@ impl NatsSink {
                     ))
                 })?;
             }
-            tracing::info!(url = %self.cfg.url, stream = %name, "NATS JetStream sink connected.");
+            tracing::info!(url = %redact(&self.cfg.url), stream = %name, "NATS JetStream sink connected.");
             self.js = Some(js);
         }
         self.js
@@ -145,5 +147,31 @@ impl NatsSink {
             }
         }
         Ok(ok)
+    }
+}
+
+/// The URL without the credentials a `nats://user:pass@host` carries.
+fn redact(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.into();
+    };
+    match rest.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://***@{host}").into(),
+        None => url.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn credentials_in_a_url_are_not_shown() {
+        assert_eq!(
+            super::redact("nats://edge:s3cret@10.0.0.5:4222"),
+            "nats://***@10.0.0.5:4222"
+        );
+        assert_eq!(
+            super::redact("nats://127.0.0.1:4222"),
+            "nats://127.0.0.1:4222"
+        );
     }
 }

@@ -6,7 +6,9 @@
 //! connection), and a listener holds at most `[sip] udp_max_flows`: at the
 //! cap it sweeps with half the idle time, and if that frees nothing, the
 //! datagrams of new sources are dropped and counted — the ones it already
-//! knows keep working.
+//! knows keep working. A listener a reload removes forgets all its flows
+//! (the proxy is told) and closes its socket: phones registered through it
+//! must register again on another.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -61,7 +63,9 @@ async fn forget(gone: Vec<FlowId>, flows: &Flows, events: &Dispatch) -> Result<(
     Ok(())
 }
 
-/// Reads datagrams until the socket fails or the proxy is gone.
+/// Reads datagrams until the socket fails, the proxy is gone, or `stop`
+/// is notified (then its flows are forgotten and the socket let go).
+#[allow(clippy::too_many_arguments)] // the listener's whole context, each used once
 pub async fn serve(
     socket: Arc<UdpSocket>,
     side: Side,
@@ -70,6 +74,7 @@ pub async fn serve(
     limits: Limits,
     flow_limits: FlowLimits,
     counters: Arc<crate::server::Counters>,
+    stop: Arc<tokio::sync::Notify>,
 ) {
     let Ok(local) = socket.local_addr() else {
         return;
@@ -91,6 +96,12 @@ pub async fn serve(
                     continue;
                 }
             },
+            () = stop.notified() => {
+                let gone: Vec<FlowId> = known.ids.values().map(|(id, _)| *id).collect();
+                debug!(%local, flows = gone.len(), "UDP listener removed: its flows are forgotten.");
+                let _ = forget(gone, &flows, &events).await;
+                return;
+            }
             _ = sweep.tick() => {
                 let gone = known.sweep(Instant::now(), known.limits.idle);
                 if !gone.is_empty() {

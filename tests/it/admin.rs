@@ -330,6 +330,13 @@ fn drain_refuses_new_calls_lets_live_ones_finish_then_stops() {
     let out = edge.cli(&["drain", "--deadline", "20"]);
     assert_eq!(out.0, 0, "{out:?}");
     assert!(out.1.contains("draining: 1 live calls"), "{out:?}");
+    // Asked again: 409, it is already draining.
+    let (code, _, err) = edge.cli(&["drain"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("409") && err.contains("already draining"),
+        "{err}"
+    );
     // A new call now: 503 with Retry-After.
     let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     u.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

@@ -206,3 +206,64 @@ fn a_wrap_nobody_completes_times_out() {
         "started, answered, ended, wrap.started, wrap.ended"
     );
 }
+
+/// The end-call button on a call that only rings: 409 (nothing to hang
+/// up yet; the caller cancels a ringing call); the call goes on, and the
+/// agent's CANCEL then ends it as usual.
+#[test]
+fn ending_a_call_that_only_rings_is_409() {
+    let s = Scratch::new("end-ringing");
+    let pbx_port = free_port();
+    let pbx = Sipp::pbx(&s, pbx_port, "uas_ring_until_cancel", "1", &[]);
+    let edge = Sipedge::on_bus(&s, pbx_port, "");
+    let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+    phone
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let me = phone.local_addr().unwrap();
+    let request = |method: &str| {
+        format!(
+            "{method} sip:1002@pbx.example.com SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKring1;rport\r\nMax-Forwards: 70\r\nFrom: <sip:1001@pbx.example.com>;tag=r1\r\nTo: <sip:1002@pbx.example.com>\r\nCall-ID: ringing-1\r\nCSeq: 1 {method}\r\nContact: <sip:1001@{me}>\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    phone
+        .send_to(request("INVITE").as_bytes(), edge.addr())
+        .unwrap();
+    let mut calls = Value::Null;
+    wait_for("the call to be ringing", LIMIT, || {
+        calls = json(&edge.cli(&["calls", "--json"]));
+        calls[0]["state"] == "ringing"
+    });
+    let id = calls[0]["interaction_id"].as_str().unwrap().to_string();
+    let (code, _, err) = edge.cli(&["end", &id]);
+    assert_eq!(code, 1);
+    assert!(err.contains("409"), "{err}");
+    assert_eq!(json(&edge.cli(&["calls", "--json"]))[0]["state"], "ringing");
+
+    phone
+        .send_to(request("CANCEL").as_bytes(), edge.addr())
+        .unwrap();
+    // 200 for the CANCEL, then the PBX's 487, which the phone ACKs.
+    let mut buf = vec![0u8; 65_535];
+    let terminated = loop {
+        let n = phone.recv(&mut buf).expect("the 487");
+        let m = sip::parse(bytes::Bytes::copy_from_slice(&buf[..n]))
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&buf[..n])));
+        if m.status() == Some(487) {
+            break m;
+        }
+    };
+    let to = text(terminated.get(HeaderName::To).unwrap());
+    let ack = request("ACK").replace("To: <sip:1002@pbx.example.com>", &format!("To: {to}"));
+    phone.send_to(ack.as_bytes(), edge.addr()).unwrap();
+    pbx.succeeds(LIMIT);
+    let ended = edge.wait_events("interaction.ended", 1);
+    let d = &ended[0]["data"];
+    assert_eq!(
+        (d["ended_by"].as_str(), d["end_reason"].as_str()),
+        (Some("agent"), Some("cancel")),
+        "{d:#}"
+    );
+    edge.wait_events("wrap.started", 1);
+    edge.bus_agrees();
+}

@@ -73,7 +73,7 @@ fn a_listener_whose_key_is_missing_stops_the_start_with_a_clear_error() {
     std::fs::write(
         &config,
         format!(
-            "{}[pbx]\naddrs = [\"127.0.0.1:{}\"]\n",
+            "{}[pbx]\naddrs = [\"127.0.0.1:{}\"]\ntransport = \"tcp\"\n",
             ca.listen("tls", free_port()),
             free_port()
         ),
