@@ -979,7 +979,15 @@ impl Calls {
                     .live
                     .get(&seq)
                     .is_some_and(|i| i.armed.is_some_and(|a| a <= at)),
-                TimerKey::Wrap(_) => self.wrap_deadline(k) == Some(at),
+                TimerKey::Wrap(epoch) => match self.wrap_deadline(k) {
+                    Some(d) => d == at,
+                    // Ended already, maybe by another shard's interaction
+                    // (the board is shared, this map is ours): forget it.
+                    None => {
+                        self.wrap_timers.remove(&epoch);
+                        false
+                    }
+                },
             };
             if live {
                 return Some(at);
@@ -998,11 +1006,15 @@ impl Calls {
             }
             self.timers.pop();
             match k {
-                TimerKey::Wrap(epoch) => {
-                    if self.wrap_deadline(k) == Some(at) {
-                        self.wrap_timeout(now, epoch);
+                TimerKey::Wrap(epoch) => match self.wrap_deadline(k) {
+                    Some(d) if d == at => self.wrap_timeout(now, epoch),
+                    Some(_) => {}
+                    // Ended already, maybe by another shard's interaction
+                    // (the board is shared, this map is ours): forget it.
+                    None => {
+                        self.wrap_timers.remove(&epoch);
                     }
-                }
+                },
                 TimerKey::Interaction(seq) => {
                     let Some(i) = self.live.get_mut(&seq) else {
                         continue;
@@ -1103,7 +1115,19 @@ impl Calls {
                 })
                 .collect();
             self.timers = BinaryHeap::from(current);
+            // Wraps this shard started that ended elsewhere.
+            let board = self.board.clone();
+            let board = board
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.wrap_timers
+                .retain(|epoch, agent| board.get(agent).is_some_and(|w| w.epoch == *epoch));
         }
+    }
+
+    /// Wraps this shard started and still tracks.
+    pub fn wraps_tracked(&self) -> usize {
+        self.wrap_timers.len()
     }
 
     /// Timer entries queued (live, tombstones, wraps and superseded ones).

@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use super::*;
@@ -558,6 +560,41 @@ fn superseded_timers_do_not_pile_up() {
     let (proxy, calls) = (w.proxy.timer_entries(), w.proxy.calls().timer_entries());
     assert!(proxy < 2_600, "proxy timer entries: {proxy}");
     assert!(calls < 2_600, "call core timer entries: {calls}");
+}
+
+/// The agent's next call lands on the other shard and ends the wrap this
+/// shard started (the board is shared): this shard forgets it when its
+/// wrap timer comes up, not never (the soak's RSS grew by one entry per
+/// such wrap).
+#[test]
+fn a_wrap_ended_on_another_shard_is_forgotten_here() {
+    let config = Config::from_toml(CONFIG).unwrap();
+    let shared = Arc::new(std::sync::Mutex::new(Shared::default()));
+    let mut a = World::new();
+    a.proxy = Proxy::shard(&config, shared.clone(), true);
+    a.proxy.set_wall_anchor(a.now, 1_795_428_000_000);
+    let mut b = World::new();
+    b.proxy = Proxy::shard(&config, shared, false);
+    b.proxy.set_wall_anchor(b.now, 1_795_428_000_000);
+    let busy_call = |w: &mut World, n: u32| {
+        let invite = INVITE
+            .replace("call-1@phone", &format!("call-{n}@phone"))
+            .replace("z9hG4bKphone1", &format!("z9hG4bKphone{n}x"))
+            .replace("tag=ph1", &format!("tag=ph{n}"));
+        let out = w.feed(w.phone, &invite);
+        let fwd = out[1].1.clone();
+        w.feed(w.pbx, &respond(&fwd, 486, "pbx1", ""));
+    };
+    busy_call(&mut a, 1);
+    assert_eq!(a.proxy.calls().wraps_tracked(), 1);
+    // The same agent's next call, on the other shard, replaces the wrap.
+    busy_call(&mut b, 2);
+    assert_eq!(b.proxy.calls().wraps_tracked(), 1);
+    // Past the wrap time (30 s): each shard tracks nothing.
+    a.advance(Duration::from_secs(31));
+    b.advance(Duration::from_secs(31));
+    assert_eq!(a.proxy.calls().wraps_tracked(), 0);
+    assert_eq!(b.proxy.calls().wraps_tracked(), 0);
 }
 
 #[test]
