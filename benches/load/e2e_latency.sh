@@ -27,26 +27,8 @@ secs=${DURATION:-30}
 talk=${TALK_MS:-1000}
 work=$(mktemp -d -t sipedge-e2e.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap 'cleanup; rm -rf "$work"' EXIT
-
-for b in sipp nats-server curl python3; do
-  command -v "$b" >/dev/null || { echo "$b missing (scripts/test.sh installs sipp and nats-server)"; exit 1; }
-done
-free_port() { python3 -c 'import socket,sys;t=socket.SOCK_DGRAM if sys.argv[1]=="u" else socket.SOCK_STREAM;s=socket.socket(socket.AF_INET,t);s.bind(("127.0.0.1",0));print(s.getsockname()[1])' "$1"; }
-wait_until() { # wait_until SECONDS CMD...: poll CMD every 50 ms, bounded.
-  local end=$((SECONDS + $1)); shift
-  until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.05; done
-}
-
-cargo build --release --quiet
-
-nats_port=$(free_port t); nats_http=$(free_port t)
-nats-server -js -a 127.0.0.1 -p "$nats_port" -m "$nats_http" -sd "$work/js" > "$work/nats.log" 2>&1 &
-pids+=($!)
-wait_until 10 bash -c "ss -ltn | grep -q ':$nats_port '"
-
-uas_port=$(free_port u); proxy_port=$(free_port u); metrics_port=$(free_port t)
+# shellcheck source=common.sh
+source "$root/benches/load/common.sh"
 cat > "$work/edge.toml" <<TOML
 [node]
 data_dir = "$work/data"
@@ -66,7 +48,7 @@ listen = "127.0.0.1:$metrics_port"
 [admin]
 socket = "$work/admin.sock"
 TOML
-"$root/target/release/sipedge" run --config "$work/edge.toml" > "$work/edge.log" 2>&1 &
+"$bin" run --config "$work/edge.toml" > "$work/edge.log" 2>&1 &
 edge=$!; pids+=("$edge")
 wait_until 10 curl -sf "http://127.0.0.1:$metrics_port/ready" -o /dev/null
 sipp -sf benches/load/uas_rr.xml -i 127.0.0.1 -p "$uas_port" -nostdin -timeout $((secs + 60))s > "$work/uas.out" 2>&1 &

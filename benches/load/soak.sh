@@ -31,30 +31,9 @@ talk=${TALK_MS:-1000}
 sample=${SAMPLE:-60}
 work=$(mktemp -d -t sipedge-soak.XXXXXX)
 pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap 'cleanup; rm -rf "$work"' EXIT
-
 [ "$rate" -ge 10 ] || { echo "RATE must be at least 10 (a tenth of it cancels, a tenth is busy)"; exit 2; }
-for b in sipp nats-server curl python3 ss; do
-  command -v "$b" >/dev/null || { echo "$b missing (scripts/test.sh installs sipp and nats-server)"; exit 1; }
-done
-free_port() { python3 -c 'import socket,sys;t=socket.SOCK_DGRAM if sys.argv[1]=="u" else socket.SOCK_STREAM;s=socket.socket(socket.AF_INET,t);s.bind(("127.0.0.1",0));print(s.getsockname()[1])' "$1"; }
-wait_until() { # wait_until SECONDS CMD...: poll CMD every 100 ms, bounded.
-  local end=$((SECONDS + $1)); shift
-  until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.1; done
-}
-bin="${SIPEDGE_BIN:-$root/target/release/sipedge}"
-[ -n "${SIPEDGE_BIN:-}" ] || cargo build --release --quiet
-
-nats_port=$(free_port t); nats_http=$(free_port t)
-nats-server -js -a 127.0.0.1 -p "$nats_port" -m "$nats_http" -sd "$work/js" > "$work/nats.log" 2>&1 &
-pids+=($!)
-wait_until 10 bash -c "ss -ltn | grep -q ':$nats_port '"
-
-uas_port=$(free_port u); proxy_port=$(free_port u); metrics_port=$(free_port t)
+# shellcheck source=common.sh
+source "$root/benches/load/common.sh"
 cat > "$work/edge.toml" <<TOML
 [node]
 data_dir = "$work/data"
