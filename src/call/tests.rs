@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::config::{Side, TransportKind};
 use crate::event::{Event, EventType};
-use crate::proxy::core::tests::{CONFIG, INVITE, World, addr, pbx_dest, respond};
+use crate::proxy::core::tests::{CONFIG, INVITE, World, addr, cancel_of, pbx_dest, respond};
 use crate::proxy::{Dest, Flow};
 use crate::sip::{HeaderName, Message, Method};
 
@@ -40,18 +40,6 @@ fn assert_end(w: &World, by: &str, reason: &str, side: Value) {
         (&Value::from(by), &Value::from(reason), &side),
         "{d:#}"
     );
-}
-
-/// The CANCEL of the phone's INVITE `invite` (same Via, tags, CSeq number).
-fn cancel_of(invite: &str) -> String {
-    invite
-        .replace("INVITE sip", "CANCEL sip")
-        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
-        .replace("Content-Type: application/sdp\n", "")
-        .replace(
-            "Content-Length: 29\n\nv=0\nm=audio 4000 RTP/AVP 0\n",
-            "Content-Length: 0\n\n",
-        )
 }
 
 fn ms(v: &Value, k: &str) -> u64 {

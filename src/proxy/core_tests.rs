@@ -136,6 +136,18 @@ v=0
 m=audio 4000 RTP/AVP 0
 ";
 
+/// The phone's CANCEL of `invite` (one of the INVITEs here).
+pub(crate) fn cancel_of(invite: &str) -> String {
+    invite
+        .replacen("INVITE sip", "CANCEL sip", 1)
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
+        .replace("Content-Type: application/sdp\n", "")
+        .replace(
+            "Content-Length: 29\n\nv=0\nm=audio 4000 RTP/AVP 0\n",
+            "Content-Length: 0\n\n",
+        )
+}
+
 /// The PBX's response to the request it received (`req`), as it would send it.
 pub(crate) fn respond(req: &Message, code: u16, to_tag: &str, extra: &str) -> String {
     let mut s = format!("SIP/2.0 {code} X\n");
@@ -284,14 +296,7 @@ fn cancel_before_answer() {
     let out = w.feed(w.phone, INVITE);
     let fwd = out[1].1.clone();
     w.feed(w.pbx, &respond(&fwd, 180, "pbx1", ""));
-    let cancel = INVITE
-        .replacen("INVITE sip", "CANCEL sip", 1)
-        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
-        .replace("Content-Type: application/sdp\n", "")
-        .replace(
-            "Content-Length: 29\n\nv=0\nm=audio 4000 RTP/AVP 0\n",
-            "Content-Length: 0\n\n",
-        );
+    let cancel = cancel_of(INVITE);
     let out = w.feed(w.phone, &cancel);
     assert_eq!(out.len(), 2);
     assert_eq!(
@@ -343,14 +348,7 @@ fn a_487_carrying_only_our_via_is_answered_from_our_transaction() {
     let out = w.feed(w.phone, INVITE);
     let fwd = out[1].1.clone();
     w.feed(w.pbx, &respond(&fwd, 180, "pbx1", ""));
-    let cancel = INVITE
-        .replacen("INVITE sip", "CANCEL sip", 1)
-        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
-        .replace("Content-Type: application/sdp\n", "")
-        .replace(
-            "Content-Length: 29\n\nv=0\nm=audio 4000 RTP/AVP 0\n",
-            "Content-Length: 0\n\n",
-        );
+    let cancel = cancel_of(INVITE);
     let out = w.feed(w.phone, &cancel);
     let our_cancel = out[1].1.clone();
     w.feed(w.pbx, &respond(&our_cancel, 200, "pbx1", ""));
